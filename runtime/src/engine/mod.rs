@@ -1,0 +1,131 @@
+//! The decision engine: a plan turned into executable form once, at load.
+
+mod router;
+mod validator;
+
+use specgate_plan::{HttpMethod, Operation, Plan, PlanError};
+
+pub use router::{RouteMatch, Router};
+pub use validator::SchemaValidator;
+
+/// Why a plan could not be made executable.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoadError {
+    Plan(PlanError),
+    /// A schema that the validator refuses to compile.
+    Schema {
+        operation: String,
+        place: String,
+        message: String,
+    },
+    /// Two path templates that the router cannot tell apart.
+    Route {
+        path: String,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plan(e) => e.fmt(f),
+            Self::Schema {
+                operation,
+                place,
+                message,
+            } => write!(
+                f,
+                "operation `{operation}`, {place}: invalid schema: {message}"
+            ),
+            Self::Route { path, message } => write!(f, "path `{path}`: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// One operation, ready to check requests against.
+#[derive(Debug)]
+pub struct CompiledOperation {
+    pub operation: Operation,
+    /// One validator per parameter with a schema, in the plan's parameter order.
+    pub parameters: Vec<Option<SchemaValidator>>,
+    /// Validators per request media type, in the plan's order.
+    pub bodies: Vec<(String, Option<SchemaValidator>)>,
+}
+
+/// A plan in executable form.
+#[derive(Debug)]
+pub struct Engine {
+    plan: Plan,
+    router: Router,
+    operations: Vec<CompiledOperation>,
+}
+
+impl Engine {
+    /// Builds the route table and compiles every schema validator of the plan.
+    pub fn load(plan: &Plan) -> Result<Self, LoadError> {
+        let router = Router::new(
+            plan.operations
+                .iter()
+                .enumerate()
+                .map(|(i, op)| (op.path.as_str(), op.method, i)),
+        )?;
+        let mut operations = Vec::with_capacity(plan.operations.len());
+        for op in &plan.operations {
+            let formats = op.policy.request.validate_formats;
+            let compile = |schema: &serde_json::Value, place: String| {
+                SchemaValidator::new(plan, schema, formats).map_err(|e| match e {
+                    validator::Error::Plan(e) => LoadError::Plan(e),
+                    validator::Error::Schema(message) => LoadError::Schema {
+                        operation: op.id.clone(),
+                        place,
+                        message,
+                    },
+                })
+            };
+            let mut parameters = Vec::with_capacity(op.parameters.len());
+            for p in &op.parameters {
+                let validator = match &p.schema {
+                    Some(schema) => Some(compile(schema, format!("parameter `{}`", p.name))?),
+                    None => None,
+                };
+                parameters.push(validator);
+            }
+            let mut bodies = Vec::new();
+            if let Some(body) = &op.request_body {
+                for (media, content) in &body.content {
+                    let validator = match &content.schema {
+                        Some(schema) => Some(compile(schema, format!("request body `{media}`"))?),
+                        None => None,
+                    };
+                    bodies.push((media.clone(), validator));
+                }
+            }
+            operations.push(CompiledOperation {
+                operation: op.clone(),
+                parameters,
+                bodies,
+            });
+        }
+        Ok(Self {
+            plan: plan.clone(),
+            router,
+            operations,
+        })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn operations(&self) -> &[CompiledOperation] {
+        &self.operations
+    }
+
+    /// The operation for a method and a (not yet percent-decoded) path.
+    pub fn route<'p>(&self, method: HttpMethod, path: &'p str) -> RouteMatch<'_, 'p> {
+        self.router.find(method, path)
+    }
+}
