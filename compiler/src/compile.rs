@@ -840,6 +840,16 @@ fn security_scheme(node: &Node) -> Result<SecurityScheme, Diagnostic> {
             .with_hint(hint));
         }
     };
+    if let Some(Value::Object(settings)) = value.get("x-security") {
+        if settings.contains_key("discovery-url") {
+            return Err(Diagnostic::error(
+                "unknown-key",
+                x.child("discovery-url").key_location(),
+                "unknown key `discovery-url` in x-security",
+            )
+            .with_hint("discovery is configured by an openIdConnect scheme's `openIdConnectUrl`"));
+        }
+    }
     let verify = match &kind {
         SchemeKind::Http { scheme } if scheme == "bearer" => has_x
             .then(|| {
@@ -893,6 +903,18 @@ fn security_scheme(node: &Node) -> Result<SecurityScheme, Diagnostic> {
                     "an apiKey scheme's x-security needs `keys-env` or `keys-file`",
                 ));
             }
+            // Read by the sidecar relative to the root spec (or plan) file: rebase paths from other files.
+            let mut keys = keys;
+            if let Some(file) = keys.keys_file.take() {
+                let folder = std::path::Path::new(node.file.portable_path())
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                keys.keys_file = Some(
+                    crate::load::normalize(&folder.join(file))
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
             Some(Verification::ApiKey(keys))
         }
         other => other,
@@ -933,6 +955,21 @@ fn check_jwt(mut jwt: Jwt, x: &Node) -> Result<Jwt, Diagnostic> {
     if jwt.secret_env.is_none() && hmac > 0 {
         return Err(Diagnostic::error("invalid-value", x.child("algorithms").location(), "HMAC algorithms (HS*) need `secret-env`")
             .with_hint("an HMAC algorithm is never verified with a public key; use RS256, ES256 or EdDSA with a JWKS"));
+    }
+    if jwt.token_sources.is_empty() {
+        return Err(Diagnostic::error(
+            "invalid-value",
+            x.child("token-sources").location(),
+            "`token-sources` is empty, so no token could ever be read",
+        )
+        .with_hint("write `[header]` for `Authorization: Bearer`"));
+    }
+    if let Some((claim, _)) = jwt.claims.iter().find(|(_, accepted)| accepted.is_empty()) {
+        return Err(Diagnostic::error(
+            "invalid-value",
+            x.child("claims").child(claim).location(),
+            format!("claim `{claim}` lists no accepted value, so every token would be refused"),
+        ));
     }
     if let Some(file) = jwt.jwks_file.take() {
         let at = x.child("jwks-file");

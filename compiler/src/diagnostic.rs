@@ -50,13 +50,14 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error; its hint starts as the general advice for its code, until [`Self::with_hint`].
     pub fn error(code: &'static str, location: Location, message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
             code,
             message: message.into(),
             location,
-            hint: None,
+            hint: default_hint(code).map(str::to_owned),
         }
     }
 
@@ -83,6 +84,33 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// General advice for a code, for diagnostics that have nothing more specific to say.
+fn default_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "syntax" => "check for a missing or extra comma, bracket, quote or indentation near here",
+        "invalid-value" | "missing-key" | "unknown-key" => {
+            "docs/x-security.md lists every key with its accepted values"
+        }
+        "invalid-schema" => {
+            "a schema is a mapping of JSON Schema keywords, such as `{type: string, maxLength: 64}`"
+        }
+        "invalid-parameter" => {
+            "a parameter needs `name`, `in` (path, query, header or cookie) and a `schema` or `content`"
+        }
+        "invalid-path" => "path templates start with `/`, such as `/pets/{id}`",
+        "unresolved-ref" => {
+            "a relative `$ref` is resolved against the folder of the file that holds it"
+        }
+        "invalid-ref" => "write `$ref: '#/components/schemas/Name'` or `$ref: 'other.yaml#/Name'`",
+        "io" => "check that the file exists and is readable",
+        "invalid-scheme" | "unknown-scheme" => {
+            "declare schemes under components.securitySchemes and name them in `security`"
+        }
+        "invalid-jwks" => "a JWK Set is a JSON object with a `keys` list of public keys",
+        _ => return None,
+    })
 }
 
 /// The candidate closest to `word`, if any is close enough to be a likely typo.

@@ -76,8 +76,19 @@ fn explain(at: &Node, what: &str, serde_message: &str) -> Diagnostic {
     Diagnostic::error(
         "invalid-value",
         at.location(),
-        format!("{serde_message} (in {what})"),
+        format!("{what}: {}", plain_words(serde_message)),
     )
+}
+
+/// serde's type names in the words of a spec author.
+fn plain_words(serde_message: &str) -> String {
+    serde_message
+        .replace("invalid type: ", "")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected a boolean", "expected true or false")
+        .replace("a sequence", "a list")
+        .replace("expected a map", "expected a mapping")
 }
 
 fn backticked(text: &str) -> Vec<&str> {
@@ -137,7 +148,28 @@ pub fn effective(levels: &[&Value], at: &Node) -> Result<Policy, Diagnostic> {
             format!("the combined x-security is invalid: {e}"),
         )
     })?;
+    let invalid = |message: &str, hint: &str| {
+        Err(Diagnostic::error("invalid-value", at.location(), message).with_hint(hint))
+    };
+    if policy.request.max_json_depth == 0 {
+        return invalid(
+            "`request.max-json-depth` is 0, which refuses every JSON body",
+            "give the deepest nesting a valid body may have, such as 32",
+        );
+    }
+    if policy.hosts == Some(specgate_plan::policy::Hosts::List(Vec::new())) {
+        return invalid(
+            "`hosts: []` would refuse every request",
+            "write `hosts: null` to accept any host again, or list the accepted hosts",
+        );
+    }
     if let Some(cors) = &policy.cors {
+        if cors.origins.is_empty() {
+            return invalid(
+                "`cors` needs at least one entry in `origins`",
+                "list the origins allowed to call, such as https://app.example.com, or write `cors: null` to turn CORS off",
+            );
+        }
         if cors.credentials && cors.origins.iter().any(|o| o.is_any()) {
             return Err(Diagnostic::error("invalid-value", at.location(), "CORS `credentials: true` cannot be combined with the origin `*`")
                 .with_hint("list the allowed origins explicitly; browsers refuse credentials with a wildcard origin"));

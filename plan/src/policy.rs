@@ -131,14 +131,45 @@ pub struct Validate {
 
 /// Accepted hosts: a list of names (`*.example.com` matches one or more leading labels), or the hosts of
 /// the spec's `servers` (`from-servers`, resolved by the compiler into a list).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Hosts {
     List(Vec<HostPattern>),
     Derived(FromServers),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl<'de> Deserialize<'de> for Hosts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Hosts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of host names, or `from-servers`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Hosts, E> {
+                match v {
+                    "from-servers" => Ok(Hosts::Derived(FromServers::FromServers)),
+                    _ => Err(E::custom(format!(
+                        "`{v}`: write a list of host names, or `from-servers`"
+                    ))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Hosts, A::Error> {
+                let mut hosts = Vec::new();
+                while let Some(host) = seq.next_element()? {
+                    hosts.push(host);
+                }
+                Ok(Hosts::List(hosts))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FromServers {
     FromServers,
@@ -264,6 +295,8 @@ impl Default for BotPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CorsPolicy {
+    /// Required once the levels are merged; an inner level may change other keys only.
+    #[serde(default)]
     pub origins: Vec<OriginPattern>,
     /// Defaults to the methods the path declares.
     #[serde(default, skip_serializing_if = "Option::is_none")]

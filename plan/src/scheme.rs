@@ -216,7 +216,7 @@ impl<'de> Deserialize<'de> for TokenSource {
 pub struct ApiKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_env: Option<String>,
-    /// Read by the sidecar at start, relative to its working directory.
+    /// Read by the sidecar at start; relative to the root spec file's folder (or the plan file's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_file: Option<String>,
     /// `name: HEADER` forwards the matched key's name.

@@ -232,7 +232,17 @@ impl FromStr for UaPattern {
                     .case_insensitive(true)
                     .size_limit(1 << 20)
                     .build()
-                    .map_err(|e| format!("`{s}` is not a valid regex: {e}"))?;
+                    .map_err(|e| {
+                        // regex's messages draw a caret over the pattern on several lines; keep the reason.
+                        let text = e.to_string();
+                        let reason = text
+                            .lines()
+                            .last()
+                            .unwrap_or_default()
+                            .trim_start_matches("error: ")
+                            .to_owned();
+                        format!("`{s}` is not a valid regex: {reason}")
+                    })?;
                 Ok(Self::Regex(re.to_owned()))
             }
             _ => Ok(Self::Substring(s.to_owned())),

