@@ -628,10 +628,10 @@ impl Context<'_> {
                 else {
                     continue;
                 };
-                if let Ok(host) = HostPattern::try_from(authority.to_owned()) {
-                    if !hosts.contains(&host) {
-                        hosts.push(host);
-                    }
+                if let Ok(host) = HostPattern::try_from(authority.to_owned())
+                    && !hosts.contains(&host)
+                {
+                    hosts.push(host);
                 }
             }
         }
@@ -840,25 +840,27 @@ fn security_scheme(node: &Node) -> Result<SecurityScheme, Diagnostic> {
             .with_hint(hint));
         }
     };
-    if let Some(Value::Object(settings)) = value.get("x-security") {
-        if settings.contains_key("discovery-url") {
-            return Err(Diagnostic::error(
-                "unknown-key",
-                x.child("discovery-url").key_location(),
-                "unknown key `discovery-url` in x-security",
-            )
-            .with_hint("discovery is configured by an openIdConnect scheme's `openIdConnectUrl`"));
-        }
+    if let Some(Value::Object(settings)) = value.get("x-security")
+        && settings.contains_key("discovery-url")
+    {
+        return Err(Diagnostic::error(
+            "unknown-key",
+            x.child("discovery-url").key_location(),
+            "unknown key `discovery-url` in x-security",
+        )
+        .with_hint("discovery is configured by an openIdConnect scheme's `openIdConnectUrl`"));
     }
     let verify = match &kind {
         SchemeKind::Http { scheme } if scheme == "bearer" => has_x
             .then(|| {
-                deserialize_at::<Jwt>(&x, "a bearer scheme's x-security").map(Verification::Jwt)
+                deserialize_at::<Jwt>(&x, "a bearer scheme's x-security")
+                    .map(|j| Verification::Jwt(Box::new(j)))
             })
             .transpose()?,
         SchemeKind::Oauth2 => has_x
             .then(|| {
-                deserialize_at::<Jwt>(&x, "an oauth2 scheme's x-security").map(Verification::Jwt)
+                deserialize_at::<Jwt>(&x, "an oauth2 scheme's x-security")
+                    .map(|j| Verification::Jwt(Box::new(j)))
             })
             .transpose()?,
         SchemeKind::OpenIdConnect { url } => {
@@ -868,7 +870,7 @@ fn security_scheme(node: &Node) -> Result<SecurityScheme, Diagnostic> {
                 Jwt::default()
             };
             jwt.discovery_url = Some(url.clone());
-            Some(Verification::Jwt(jwt))
+            Some(Verification::Jwt(Box::new(jwt)))
         }
         SchemeKind::ApiKey { .. } => has_x
             .then(|| deserialize_at(&x, "an apiKey scheme's x-security").map(Verification::ApiKey))
@@ -887,7 +889,7 @@ fn security_scheme(node: &Node) -> Result<SecurityScheme, Diagnostic> {
         }
     };
     let verify = match verify {
-        Some(Verification::Jwt(jwt)) => Some(Verification::Jwt(check_jwt(jwt, &x)?)),
+        Some(Verification::Jwt(jwt)) => Some(Verification::Jwt(Box::new(check_jwt(*jwt, &x)?))),
         Some(Verification::ApiKey(keys)) => {
             if keys.keys_env.is_some() && keys.keys_file.is_some() {
                 return Err(Diagnostic::error(

@@ -226,10 +226,10 @@ impl<'s> SchemaCompiler<'s> {
                 ("exclusiveMinimum", "minimum"),
                 ("exclusiveMaximum", "maximum"),
             ] {
-                if map.get(flag) == Some(&Value::Bool(true)) {
-                    if let Some(limit) = out.remove(bound) {
-                        out.insert(flag.into(), limit);
-                    }
+                if map.get(flag) == Some(&Value::Bool(true))
+                    && let Some(limit) = out.remove(bound)
+                {
+                    out.insert(flag.into(), limit);
                 }
             }
         }
@@ -411,10 +411,10 @@ fn make_nullable(schema: Value) -> Value {
     let Value::Object(mut map) = schema else {
         return schema;
     };
-    if let Some(Value::Array(values)) = map.get_mut("enum") {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
+    if let Some(Value::Array(values)) = map.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
     }
     match map.get_mut("type") {
         Some(Value::String(t)) => {

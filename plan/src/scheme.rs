@@ -49,7 +49,7 @@ pub enum ApiKeyLocation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Verification {
-    Jwt(Jwt),
+    Jwt(Box<Jwt>),
     ApiKey(ApiKey),
     Mtls(Mtls),
 }

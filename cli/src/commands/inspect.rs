@@ -165,29 +165,29 @@ fn summary(policy: &Policy, base: &Policy) -> String {
             policy.ip.deny.len()
         ));
     }
-    if policy.hosts != base.hosts {
-        if let Some(Hosts::List(hosts)) = &policy.hosts {
-            parts.push(format!(
-                "hosts {}",
-                hosts
-                    .iter()
-                    .map(|h| h.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
-        }
+    if policy.hosts != base.hosts
+        && let Some(Hosts::List(hosts)) = &policy.hosts
+    {
+        parts.push(format!(
+            "hosts {}",
+            hosts
+                .iter()
+                .map(|h| h.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
     }
-    if policy.cors != base.cors {
-        if let Some(cors) = &policy.cors {
-            parts.push(format!(
-                "cors {}",
-                cors.origins
-                    .iter()
-                    .map(|o| o.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
-        }
+    if policy.cors != base.cors
+        && let Some(cors) = &policy.cors
+    {
+        parts.push(format!(
+            "cors {}",
+            cors.origins
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
     }
     if policy.bots != base.bots {
         parts.push(format!(

@@ -168,10 +168,11 @@ impl<'a> Scanner<'a> {
                 self.column += 1;
             }
         }
-        if let Some(stop) = self.stop_at {
-            if self.path_at_stop.is_none() && (self.line, self.column) >= (stop.line, stop.column) {
-                self.path_at_stop = Some(self.path.iter().map(|s| format!("/{s}")).collect());
-            }
+        if let Some(stop) = self.stop_at
+            && self.path_at_stop.is_none()
+            && (self.line, self.column) >= (stop.line, stop.column)
+        {
+            self.path_at_stop = Some(self.path.iter().map(|s| format!("/{s}")).collect());
         }
     }
 

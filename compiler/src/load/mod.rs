@@ -103,6 +103,11 @@ impl SourceFile {
     }
 }
 
+/// Reads any YAML or JSON file (a spec fragment, say) into a value, with the loader's checks and limits.
+pub fn read_value(path: &Path, limits: &Limits) -> Result<Value, Diagnostic> {
+    read_file(path, path.display().to_string(), limits).map(|f| f.value)
+}
+
 /// A loaded spec: the root file and every file read so far through `$ref`s.
 #[derive(Debug)]
 pub struct Spec {
@@ -159,6 +164,32 @@ impl Spec {
         Ok(Spec {
             files: RefCell::new(vec![Rc::new(root)]),
             by_path: RefCell::new(HashMap::from([(key, 0)])),
+            limits,
+            dialect,
+            openapi,
+        })
+    }
+
+    /// Like [`Spec::load`], for text already in memory; `path` names it and anchors relative `$ref`s.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>, limits: Limits) -> Result<Spec, Diagnostic> {
+        if bytes.len() as u64 > limits.max_file_bytes {
+            return Err(Diagnostic::error(
+                "file-too-large",
+                Location {
+                    file: path.display().to_string(),
+                    line: 1,
+                    column: 1,
+                    pointer: String::new(),
+                },
+                "the spec is over the size limit",
+            ));
+        }
+        let mut root = parse_file(path, path.display().to_string(), bytes, &limits)?;
+        root.root_prefix = root_prefix(&root.display);
+        let (dialect, openapi) = detect_version(&root)?;
+        Ok(Spec {
+            files: RefCell::new(vec![Rc::new(root)]),
+            by_path: RefCell::new(HashMap::from([(path.to_path_buf(), 0)])),
             limits,
             dialect,
             openapi,
@@ -339,6 +370,22 @@ fn read_file(path: &Path, display: String, limits: &Limits) -> Result<SourceFile
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error("io", whole_file(1), format!("cannot read `{display}`: {e}"))
     })?;
+    parse_file(path, display, bytes, limits)
+}
+
+/// Parses a file's bytes (YAML or JSON, by extension or by the first character).
+fn parse_file(
+    path: &Path,
+    display: String,
+    bytes: Vec<u8>,
+    limits: &Limits,
+) -> Result<SourceFile, Diagnostic> {
+    let whole_file = |line| Location {
+        file: display.clone(),
+        line,
+        column: 1,
+        pointer: String::new(),
+    };
     let mut text = String::from_utf8(bytes).map_err(|e| {
         let prefix = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + prefix.iter().filter(|b| **b == b'\n').count() as u32;
