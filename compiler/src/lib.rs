@@ -8,6 +8,7 @@
 
 pub mod compile;
 pub mod diagnostic;
+pub mod lint;
 pub mod load;
 mod normalize;
 pub mod policy;

@@ -108,6 +108,16 @@ pub fn read_value(path: &Path, limits: &Limits) -> Result<Value, Diagnostic> {
     read_file(path, path.display().to_string(), limits).map(|f| f.value)
 }
 
+/// Reads any YAML or JSON file as a node that diagnostics can point into (a configuration file, say).
+pub fn read_node(path: &Path, limits: &Limits) -> Result<Node, Diagnostic> {
+    let file = read_file(path, path.display().to_string(), limits)?;
+    Ok(Node {
+        file: Rc::new(file),
+        file_id: 0,
+        pointer: String::new(),
+    })
+}
+
 /// A loaded spec: the root file and every file read so far through `$ref`s.
 #[derive(Debug)]
 pub struct Spec {

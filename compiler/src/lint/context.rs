@@ -1,0 +1,457 @@
+//! What rules see: operations with their effective security and policy, their parameters, bodies and
+//! responses as spec nodes, and every request-side schema node once, with the operations reaching it.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+use specgate_plan::{Operation, Plan};
+
+use crate::load::{FileId, Node, Spec};
+
+/// Keywords whose value is one subschema.
+const ONE: &[&str] = &[
+    "additionalProperties",
+    "unevaluatedProperties",
+    "items",
+    "additionalItems",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "contentSchema",
+];
+const LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+const MAP: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
+
+/// One operation as the linter sees it.
+#[derive(Debug)]
+pub struct OperationView<'p> {
+    pub plan: &'p Operation,
+    /// `METHOD /path`.
+    pub label: String,
+    /// The operation object in the spec.
+    pub node: Node,
+    /// The path item that holds it.
+    pub path_item: Node,
+}
+
+/// Where a request schema sits relative to its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// The schema of a parameter or of a request body media type.
+    Root,
+    /// The value of `properties/<name>`.
+    Property(String),
+    /// A branch of `allOf`.
+    AllOfBranch,
+    /// A branch of `anyOf` or `oneOf`.
+    Alternative,
+    /// Under any other keyword (`items`, `additionalProperties`, `not`…).
+    Other(String),
+}
+
+/// A schema object reachable from a request, visited once.
+#[derive(Debug)]
+pub struct SchemaSite {
+    pub node: Node,
+    pub position: Position,
+    /// An enclosing schema (through compositions and `$ref`s only) says `unevaluatedProperties: false`.
+    pub closed_by_composition: bool,
+    /// Every operation that reaches this node.
+    pub operations: BTreeSet<usize>,
+    /// The site is the whole value of a shared schema reached by `$ref`.
+    pub is_ref_target: bool,
+    /// The site is a shared schema used only as a branch of `allOf`: the composing schema is judged.
+    pub composed_only: bool,
+}
+
+impl SchemaSite {
+    pub fn value(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        self.node
+            .value()
+            .as_object()
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    }
+}
+
+pub struct LintContext<'s> {
+    pub spec: &'s Spec,
+    pub plan: &'s Plan,
+    pub operations: Vec<OperationView<'s>>,
+    sites: OnceCell<Vec<SchemaSite>>,
+}
+
+impl std::fmt::Debug for LintContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LintContext")
+            .field("operations", &self.operations.len())
+            .finish()
+    }
+}
+
+impl<'s> LintContext<'s> {
+    pub fn new(spec: &'s Spec, plan: &'s Plan) -> Self {
+        let files = spec.files();
+        let operations = plan
+            .operations
+            .iter()
+            .map(|op| {
+                let file_id = files
+                    .iter()
+                    .position(|f| f.portable_path() == op.origin.file)
+                    .unwrap_or(0);
+                let node = spec.node(file_id, &op.origin.pointer);
+                let parent = op.origin.pointer.rsplit_once('/').map_or("", |(p, _)| p);
+                OperationView {
+                    plan: op,
+                    label: format!("{} {}", op.method.as_str(), op.path),
+                    node,
+                    path_item: spec.node(file_id, parent),
+                }
+            })
+            .collect();
+        Self {
+            spec,
+            plan,
+            operations,
+            sites: OnceCell::new(),
+        }
+    }
+
+    /// The parameters of an operation (path-item ones overridden by the operation's), dereferenced.
+    pub fn parameters(&self, op: usize) -> Vec<Node> {
+        let view = &self.operations[op];
+        let mut out: Vec<Node> = Vec::new();
+        for holder in [&view.path_item, &view.node] {
+            let list = holder.child("parameters");
+            let count = list.value().as_array().map_or(0, Vec::len);
+            for i in 0..count {
+                let Ok(p) = self.spec.deref(&list.child(&i.to_string())) else {
+                    continue;
+                };
+                let key = |n: &Node| (n.value().get("name").cloned(), n.value().get("in").cloned());
+                match out.iter_mut().find(|q| key(q) == key(&p)) {
+                    Some(slot) => *slot = p,
+                    None => out.push(p),
+                }
+            }
+        }
+        out
+    }
+
+    /// The request body object of an operation, dereferenced.
+    pub fn request_body(&self, op: usize) -> Option<Node> {
+        let node = self.operations[op].node.child("requestBody");
+        node.value()
+            .is_object()
+            .then(|| self.spec.deref(&node).ok())
+            .flatten()
+    }
+
+    /// The declared responses of an operation by status code (`"200"`, `"4XX"`, `"default"`), dereferenced.
+    pub fn responses(&self, op: usize) -> Vec<(String, Node)> {
+        let responses = self.operations[op].node.child("responses");
+        let keys: Vec<String> = responses
+            .value()
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.into_iter()
+            .filter_map(|code| {
+                let node = self.spec.deref(&responses.child(&code)).ok()?;
+                Some((code, node))
+            })
+            .collect()
+    }
+
+    /// Whether the operation declares a response with this status (or its `NXX` range).
+    pub fn has_response(&self, op: usize, status: u16) -> bool {
+        let range = format!("{}XX", status / 100);
+        self.operations[op]
+            .node
+            .value()
+            .get("responses")
+            .and_then(Value::as_object)
+            .is_some_and(|r| {
+                r.contains_key(&status.to_string())
+                    || r.keys().any(|k| k.eq_ignore_ascii_case(&range))
+            })
+    }
+
+    /// Follows `$ref`s, giving `None` when they are broken (compilation has reported that already).
+    pub fn deref(&self, node: &Node) -> Option<Node> {
+        self.spec.deref(node).ok()
+    }
+
+    /// Whether a schema describes an object: `type: object`, declared properties, or an `allOf`
+    /// with an object among its branches (following `$ref`s).
+    pub fn is_object_schema(&self, node: &Node) -> bool {
+        self.is_object_at(node, 0)
+    }
+
+    fn is_object_at(&self, node: &Node, depth: usize) -> bool {
+        let Some(map) = node.value().as_object() else {
+            return false;
+        };
+        let typed = match map.get("type") {
+            Some(Value::String(t)) => t == "object",
+            Some(Value::Array(types)) => types.iter().any(|t| t == "object"),
+            _ => false,
+        };
+        if typed
+            || map
+                .get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| !p.is_empty())
+        {
+            return true;
+        }
+        if depth > 16 {
+            return false;
+        }
+        let branches = map
+            .get("allOf")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        (0..branches).any(|i| {
+            let branch = node.child("allOf").child(&i.to_string());
+            self.deref(&branch)
+                .is_some_and(|b| self.is_object_at(&b, depth + 1))
+        })
+    }
+
+    /// Every schema object reachable from a request (parameters and bodies), each once.
+    pub fn request_schemas(&self) -> &[SchemaSite] {
+        self.sites.get_or_init(|| collect_sites(self))
+    }
+}
+
+/// A shared schema reached by `$ref` (or a root schema), and what refers to it.
+struct Unit {
+    /// Units this one refers to, and whether each reference sits under a closing composition.
+    edges: Vec<(usize, bool)>,
+    /// First and one-past-last index of this unit's sites.
+    sites: std::ops::Range<usize>,
+    /// Every reference to the unit sits under a closing composition.
+    closed_by_referrers: Option<bool>,
+    /// Every reference to the unit is a branch of `allOf`.
+    only_all_of_branch: Option<bool>,
+}
+
+fn collect_sites(cx: &LintContext) -> Vec<SchemaSite> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut index: HashMap<(FileId, String), usize> = HashMap::new();
+    let mut sites: Vec<SchemaSite> = Vec::new();
+    // Roots of each operation: parameter schemas and body media-type schemas.
+    let mut roots_of: Vec<Vec<usize>> = Vec::new();
+    for op in 0..cx.operations.len() {
+        let mut schema_nodes = Vec::new();
+        for parameter in cx.parameters(op) {
+            if parameter.value().get("schema").is_some() {
+                schema_nodes.push(parameter.child("schema"));
+            }
+            media_schemas(&parameter.child("content"), &mut schema_nodes);
+        }
+        if let Some(body) = cx.request_body(op) {
+            media_schemas(&body.child("content"), &mut schema_nodes);
+        }
+        let mut roots = Vec::new();
+        for node in schema_nodes {
+            roots.push(unit_for(
+                cx, node, &mut units, &mut index, &mut sites, false,
+            ));
+        }
+        roots_of.push(roots);
+    }
+    // Which operations reach each unit.
+    let mut reached: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); units.len()];
+    for (op, roots) in roots_of.iter().enumerate() {
+        let mut stack = roots.clone();
+        while let Some(u) = stack.pop() {
+            if reached[u].insert(op) {
+                stack.extend(units[u].edges.iter().map(|(t, _)| *t));
+            }
+        }
+    }
+    for (u, unit) in units.iter().enumerate() {
+        let closed = unit.closed_by_referrers.unwrap_or(false);
+        let composed_only = unit.only_all_of_branch.unwrap_or(false);
+        for (i, site) in sites[unit.sites.clone()].iter_mut().enumerate() {
+            site.operations = reached[u].clone();
+            site.closed_by_composition |= closed;
+            site.composed_only = composed_only && i == 0;
+        }
+    }
+    sites.retain(|s| !s.operations.is_empty());
+    sites
+}
+
+fn media_schemas(content: &Node, out: &mut Vec<Node>) {
+    if let Some(map) = content.value().as_object() {
+        for (media, value) in map {
+            if value.get("schema").is_some() {
+                out.push(content.child(media).child("schema"));
+            }
+        }
+    }
+}
+
+/// The unit for a schema node (following `$ref`s to their target), walking it when new.
+fn unit_for(
+    cx: &LintContext,
+    node: Node,
+    units: &mut Vec<Unit>,
+    index: &mut HashMap<(FileId, String), usize>,
+    sites: &mut Vec<SchemaSite>,
+    is_ref_target: bool,
+) -> usize {
+    let target =
+        if node.value().get("$ref").is_some() && cx.spec.dialect == crate::load::Dialect::V30 {
+            cx.spec.deref(&node).unwrap_or(node)
+        } else {
+            node
+        };
+    let key = (target.file_id, target.pointer.clone());
+    if let Some(&u) = index.get(&key) {
+        return u;
+    }
+    let u = units.len();
+    index.insert(key, u);
+    units.push(Unit {
+        edges: Vec::new(),
+        sites: 0..0,
+        closed_by_referrers: None,
+        only_all_of_branch: None,
+    });
+    let start = sites.len();
+    let mut refs = Vec::new();
+    walk(
+        cx,
+        &target,
+        Position::Root,
+        false,
+        is_ref_target,
+        0,
+        sites,
+        &mut refs,
+    );
+    units[u].sites = start..sites.len();
+    for (ref_node, closed, all_of_branch) in refs {
+        let Ok(resolved) = cx.spec.deref(&ref_node) else {
+            continue;
+        };
+        let t = unit_for(cx, resolved, units, index, sites, true);
+        units[u].edges.push((t, closed));
+        let entry = units[t].closed_by_referrers.get_or_insert(closed);
+        *entry &= closed;
+        let entry = units[t].only_all_of_branch.get_or_insert(all_of_branch);
+        *entry &= all_of_branch;
+    }
+    u
+}
+
+/// Records `node` and its subschemas as sites; `$ref`s found are returned for their own units.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    cx: &LintContext,
+    node: &Node,
+    position: Position,
+    closed: bool,
+    is_ref_target: bool,
+    depth: usize,
+    sites: &mut Vec<SchemaSite>,
+    refs: &mut Vec<(Node, bool, bool)>,
+) {
+    if depth > 64 {
+        return;
+    }
+    let Some(map) = node.value().as_object() else {
+        return;
+    };
+    let closing = closed || map.get("unevaluatedProperties") == Some(&Value::Bool(false));
+    if map.contains_key("$ref") {
+        refs.push((node.clone(), closing, position == Position::AllOfBranch));
+        // In 3.0 the siblings of `$ref` are ignored; in 3.1 they are a schema of their own.
+        if cx.spec.dialect == crate::load::Dialect::V30
+            || map
+                .keys()
+                .all(|k| k == "$ref" || k == "description" || k == "summary")
+        {
+            return;
+        }
+    }
+    sites.push(SchemaSite {
+        node: node.clone(),
+        position: position.clone(),
+        closed_by_composition: closed,
+        operations: BTreeSet::new(),
+        is_ref_target: is_ref_target && depth == 0,
+        composed_only: false,
+    });
+    for (key, value) in map {
+        let child = || node.child(key);
+        match key.as_str() {
+            k if MAP.contains(&k) => {
+                if let Some(members) = value.as_object() {
+                    for name in members.keys() {
+                        let position = if k == "properties" {
+                            Position::Property(name.clone())
+                        } else {
+                            Position::Other(k.to_owned())
+                        };
+                        walk(
+                            cx,
+                            &child().child(name),
+                            position,
+                            false,
+                            false,
+                            depth + 1,
+                            sites,
+                            refs,
+                        );
+                    }
+                }
+            }
+            k if LIST.contains(&k) || (k == "items" && value.is_array()) => {
+                if let Some(items) = value.as_array() {
+                    for i in 0..items.len() {
+                        let (position, inherit) = match k {
+                            "allOf" => (Position::AllOfBranch, closing),
+                            "anyOf" | "oneOf" => (Position::Alternative, closing),
+                            _ => (Position::Other(k.to_owned()), false),
+                        };
+                        walk(
+                            cx,
+                            &child().child(&i.to_string()),
+                            position,
+                            inherit,
+                            false,
+                            depth + 1,
+                            sites,
+                            refs,
+                        );
+                    }
+                }
+            }
+            k if ONE.contains(&k) && value.is_object() => {
+                let inherit = matches!(k, "if" | "then" | "else" | "not") && closing;
+                walk(
+                    cx,
+                    &child(),
+                    Position::Other(k.to_owned()),
+                    inherit,
+                    false,
+                    depth + 1,
+                    sites,
+                    refs,
+                );
+            }
+            _ => {}
+        }
+    }
+}

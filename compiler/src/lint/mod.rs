@@ -1,0 +1,254 @@
+//! The linter: rules over a loaded spec and its compiled plan, one rule per file under `rules/`.
+//!
+//! Rules see the spec through a [`LintContext`]: its operations with their effective security and
+//! policy (from the plan), and every schema node reachable from a request, each visited once with the
+//! operations that reach it, so that a shared schema gives one finding that lists its operations.
+//! A rule that panics on a strange node yields an `internal-error` finding; the other rules go on.
+
+pub mod baseline;
+pub mod config;
+pub mod context;
+pub mod registry;
+pub mod render;
+mod rules;
+
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use config::Config;
+pub use context::{LintContext, SchemaSite};
+
+use crate::diagnostic::{Location, Severity};
+use crate::load::{Node, Spec};
+
+/// What a rule is, for `specgate rules` and the output formats.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleMeta {
+    /// Stable code, such as `SG101`.
+    pub code: &'static str,
+    /// Stable kebab-case name, such as `open-request-object`.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line.
+    pub summary: &'static str,
+}
+
+/// A lint rule. Its documentation is the `//!` comment at the top of its file.
+pub trait Rule: Sync {
+    fn meta(&self) -> RuleMeta;
+    fn check(&self, cx: &LintContext, out: &mut Findings);
+}
+
+/// One finding: a rule, where, what, and which operations it affects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(flatten)]
+    pub location: Location,
+    /// `METHOD /path` of every operation the finding affects (empty for document-wide findings).
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Where rules put their findings.
+#[derive(Debug)]
+pub struct Findings {
+    meta: RuleMeta,
+    items: Vec<Finding>,
+}
+
+impl Findings {
+    /// Reports `message` at `node`, affecting `operations`.
+    pub fn report(
+        &mut self,
+        node: &Node,
+        message: impl Into<String>,
+        operations: Vec<String>,
+    ) -> &mut Finding {
+        self.report_at(node.location(), message, operations)
+    }
+
+    /// Reports at a key (an unwanted key is best shown where it is written).
+    pub fn report_key(
+        &mut self,
+        node: &Node,
+        message: impl Into<String>,
+        operations: Vec<String>,
+    ) -> &mut Finding {
+        self.report_at(node.key_location(), message, operations)
+    }
+
+    fn report_at(
+        &mut self,
+        location: Location,
+        message: impl Into<String>,
+        operations: Vec<String>,
+    ) -> &mut Finding {
+        self.items.push(Finding {
+            code: self.meta.code,
+            rule: self.meta.name,
+            severity: self.meta.severity,
+            message: message.into(),
+            location,
+            operations,
+            hint: None,
+        });
+        let last = self.items.len() - 1;
+        &mut self.items[last]
+    }
+}
+
+impl Finding {
+    pub fn hint(&mut self, hint: impl Into<String>) -> &mut Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// The rule reported when another rule fails.
+pub const INTERNAL_ERROR: RuleMeta = RuleMeta {
+    code: "SG000",
+    name: "internal-error",
+    severity: Severity::Error,
+    summary: "A rule failed on this spec; the other rules still ran. Please report it.",
+};
+
+/// Stands for [`INTERNAL_ERROR`] in rule listings.
+#[derive(Debug)]
+pub struct InternalError;
+
+impl Rule for InternalError {
+    fn meta(&self) -> RuleMeta {
+        INTERNAL_ERROR
+    }
+    fn check(&self, _: &LintContext, _: &mut Findings) {}
+}
+
+/// Runs every enabled rule over the spec and returns the findings, sorted by file and position.
+pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
+    let mut all = Vec::new();
+    for rule in registry::RULES {
+        let meta = rule.meta();
+        let Some(severity) = config.severity(meta) else {
+            continue;
+        };
+        let mut out = Findings {
+            meta,
+            items: Vec::new(),
+        };
+        match catch_unwind(AssertUnwindSafe(|| rule.check(cx, &mut out))) {
+            Ok(()) => {
+                for mut finding in out.items {
+                    finding.severity = severity;
+                    all.push(finding);
+                }
+            }
+            Err(panic) => {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown cause".into());
+                let mut out = Findings {
+                    meta: INTERNAL_ERROR,
+                    items: Vec::new(),
+                };
+                out.report(
+                    &cx.spec.root(),
+                    format!(
+                        "rule {} ({}) failed and was skipped: {reason}",
+                        meta.code, meta.name
+                    ),
+                    Vec::new(),
+                )
+                .hint("the other rules ran; please report this with the spec that caused it");
+                all.extend(out.items);
+            }
+        }
+    }
+    all.retain(|f| !ignored_inline(cx.spec, f) && !config.excludes(f));
+    all.sort_by(|a, b| {
+        (&a.location.file, a.location.line, a.location.column, a.code).cmp(&(
+            &b.location.file,
+            b.location.line,
+            b.location.column,
+            b.code,
+        ))
+    });
+    all.dedup();
+    all
+}
+
+/// Whether an `x-specgate-ignore: [CODE or name, …]` on the finding's node or an ancestor silences it.
+fn ignored_inline(spec: &Spec, finding: &Finding) -> bool {
+    let Some(file) = spec
+        .files()
+        .into_iter()
+        .find(|f| f.display == finding.location.file)
+    else {
+        return false;
+    };
+    let mut value = &file.value;
+    let silences = |v: &Value| {
+        v.get("x-specgate-ignore")
+            .and_then(Value::as_array)
+            .is_some_and(|codes| {
+                codes.iter().any(|c| {
+                    c.as_str()
+                        .is_some_and(|c| c.eq_ignore_ascii_case(finding.code) || c == finding.rule)
+                })
+            })
+    };
+    if silences(value) {
+        return true;
+    }
+    let pointer = finding.location.pointer.strip_prefix('/').unwrap_or("");
+    if pointer.is_empty() {
+        return false;
+    }
+    for raw in pointer.split('/') {
+        let segment = specgate_plan::unescape_pointer(raw);
+        let next = match value {
+            Value::Object(map) => map.get(&segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        value = next;
+        if silences(value) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The labels (`METHOD /path`) of a set of operation indices, in plan order.
+pub fn labels(cx: &LintContext, operations: &BTreeSet<usize>) -> Vec<String> {
+    operations
+        .iter()
+        .map(|&i| cx.operations[i].label.clone())
+        .collect()
+}
+
+/// Loads, compiles and lints the spec rooted at `path`. Errors mean the spec could not be linted.
+pub fn lint_file(
+    path: &std::path::Path,
+    config: &Config,
+) -> Result<(Spec, Vec<Finding>), Vec<crate::Diagnostic>> {
+    let spec = Spec::load(path, crate::Limits::default()).map_err(|d| vec![d])?;
+    let compiled = crate::compile(&spec)?;
+    let findings = {
+        let cx = LintContext::new(&spec, &compiled.plan);
+        lint(&cx, config)
+    };
+    Ok((spec, findings))
+}
