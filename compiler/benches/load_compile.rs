@@ -108,6 +108,14 @@ fn bench(c: &mut Criterion) {
             compile(&spec).ok().map(|c| c.plan.operations.len())
         })
     });
+    group.bench_function("load + compile + lint (all rules)", |b| {
+        let config = specgate_compiler::lint::Config::default();
+        b.iter(|| {
+            specgate_compiler::lint::lint_file(&path, &config)
+                .map(|(_, f)| f.len())
+                .ok()
+        })
+    });
     group.finish();
 }
 

@@ -254,16 +254,8 @@ impl<'s> SchemaCompiler<'s> {
         let Some(Value::Object(properties)) = map.get("properties") else {
             return Ok(names);
         };
-        for (name, schema) in properties {
-            let flagged = match schema.get("readOnly") {
-                Some(flag) => flag == &Value::Bool(true),
-                None if schema.get("$ref").is_some() => {
-                    let target = self.spec.deref(&node.child("properties").child(name))?;
-                    target.value().get("readOnly") == Some(&Value::Bool(true))
-                }
-                None => false,
-            };
-            if flagged {
+        for name in properties.keys() {
+            if is_read_only(self.spec, &node.child("properties").child(name), 0)? {
                 names.insert(name.clone());
             }
         }
@@ -393,6 +385,34 @@ impl<'s> SchemaCompiler<'s> {
         }
         id
     }
+}
+
+/// Whether a property schema is marked `readOnly`: on itself, on its `$ref` target, or on a branch of
+/// its `allOf` (the 3.0 idiom `id: {allOf: [{$ref: Id}]}`), following references.
+pub(crate) fn is_read_only(spec: &Spec, node: &Node, depth: usize) -> Result<bool, Diagnostic> {
+    let value = node.value();
+    if let Some(flag) = value.get("readOnly") {
+        return Ok(flag == &Value::Bool(true));
+    }
+    if depth > 16 {
+        return Ok(false);
+    }
+    if value.get("$ref").is_some() {
+        let target = spec.resolve(node)?;
+        if is_read_only(spec, &target, depth + 1)? {
+            return Ok(true);
+        }
+    }
+    let branches = value
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    for i in 0..branches {
+        if is_read_only(spec, &node.child("allOf").child(&i.to_string()), depth + 1)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -151,6 +151,16 @@ pub fn effective(levels: &[&Value], at: &Node) -> Result<Policy, Diagnostic> {
     let invalid = |message: &str, hint: &str| {
         Err(Diagnostic::error("invalid-value", at.location(), message).with_hint(hint))
     };
+    if policy.request.max_json_depth > specgate_plan::json::DEPTH_CEILING {
+        return invalid(
+            &format!(
+                "`request.max-json-depth` is {}, over the ceiling of {}",
+                policy.request.max_json_depth,
+                specgate_plan::json::DEPTH_CEILING
+            ),
+            "no legitimate body nests that deep; 64 is the default",
+        );
+    }
     if policy.request.max_json_depth == 0 {
         return invalid(
             "`request.max-json-depth` is 0, which refuses every JSON body",

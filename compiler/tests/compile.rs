@@ -119,13 +119,18 @@ fn ref_siblings_are_ignored_in_30_and_applied_in_31() {
 
 #[test]
 fn readonly_through_a_ref_and_31_keywords_are_kept() {
-    let components = "    Id: {type: string, readOnly: true}\n    Thing:\n      type: [object, 'null']\n      properties:\n        id: {$ref: '#/components/schemas/Id'}\n        kind: {const: thing}\n      unevaluatedProperties: false\n";
+    let components = "    Id: {type: string, readOnly: true}\n    Thing:\n      type: [object, 'null']\n      properties:\n        id: {$ref: '#/components/schemas/Id'}\n        owner: {allOf: [{$ref: '#/components/schemas/Id'}]}\n        kind: {const: thing}\n      unevaluatedProperties: false\n";
     let plan = plan(&[(
         "api.yaml",
         &post_with("{$ref: '#/components/schemas/Thing'}", components, V31),
     )]);
     let thing = &plan.schemas["Thing"];
     assert_eq!(thing["properties"]["id"], json!(false));
+    assert_eq!(
+        thing["properties"]["owner"],
+        json!(false),
+        "readOnly through an allOf branch"
+    );
     assert_eq!(thing["properties"]["kind"], json!({"const": "thing"}));
     assert_eq!(thing["unevaluatedProperties"], json!(false));
     assert_eq!(thing["type"], json!(["object", "null"]));

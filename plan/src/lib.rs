@@ -11,6 +11,7 @@
 //! as `{"$ref": "#/$defs/<id>"}`; [`Plan::bundle`] turns any schema into a self-contained document.
 #![forbid(unsafe_code)]
 
+pub mod json;
 pub mod policy;
 pub mod scheme;
 pub mod units;

@@ -2,6 +2,8 @@
 
 mod compile;
 mod inspect;
+mod lint;
+mod rules;
 
 use std::path::Path;
 
@@ -14,7 +16,6 @@ use crate::args::{Args, Command};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success,
-    #[allow(dead_code)]
     Findings,
     Failure,
 }
@@ -33,6 +34,8 @@ pub fn run(args: Args) -> Outcome {
     match args.command {
         Command::Compile { spec, output } => compile::run(&spec, output.as_deref()),
         Command::Inspect { plan } => inspect::run(&plan),
+        Command::Lint(args) => lint::run(&args),
+        Command::Rules { rule } => rules::run(rule.as_deref()),
     }
 }
 

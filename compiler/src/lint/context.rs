@@ -375,13 +375,18 @@ fn walk(
     };
     let closing = closed || map.get("unevaluatedProperties") == Some(&Value::Bool(false));
     if map.contains_key("$ref") {
-        refs.push((node.clone(), closing, position == Position::AllOfBranch));
-        // In 3.0 the siblings of `$ref` are ignored; in 3.1 they are a schema of their own.
-        if cx.spec.dialect == crate::load::Dialect::V30
+        // In 3.0 the siblings of `$ref` are ignored; in 3.1 they apply beside the target, which is then
+        // one part of a composition, like an `allOf` branch.
+        let pure = cx.spec.dialect == crate::load::Dialect::V30
             || map
                 .keys()
-                .all(|k| k == "$ref" || k == "description" || k == "summary")
-        {
+                .all(|k| k == "$ref" || k == "description" || k == "summary");
+        refs.push((
+            node.clone(),
+            closing,
+            position == Position::AllOfBranch || !pure,
+        ));
+        if pure {
             return;
         }
     }

@@ -21,7 +21,38 @@ macro_rules! registry {
     };
 }
 
-registry![open_request_object, string_max_length, no_security,];
+registry![
+    open_request_object,
+    readonly_in_request,
+    unbounded_map,
+    string_max_length,
+    array_max_items,
+    number_bounds,
+    body_size_unset,
+    rate_limit_missing,
+    string_restricted,
+    integer_format,
+    unknown_format,
+    no_security,
+    insecure_auth_scheme,
+    api_key_in_url,
+    credentials_in_url,
+    jwt_unverifiable,
+    admin_shared_security,
+    insecure_server,
+    no_servers,
+    token_lifetime_unbounded,
+    missing_auth_responses,
+    missing_429,
+    missing_400,
+    missing_413,
+    missing_500,
+    rate_limit_headers_undocumented,
+    numeric_id,
+    ssrf_url_parameter,
+    cors_undefined,
+    deprecated_operation,
+];
 
 /// The leading `//!` lines of a source file, without their markers.
 fn doc_comment(source: &str) -> String {

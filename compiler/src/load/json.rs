@@ -1,112 +1,49 @@
 //! JSON text to a value (serde_json, refusing duplicate keys) and, when a diagnostic needs them, the
 //! source positions of its nodes (a small scanner over text serde_json has already accepted).
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::spans::{Pos, SpanNode};
 use super::{Limits, ParseError};
 
-/// Parses JSON text, refusing duplicate keys and nesting beyond serde_json's recursion limit (128).
-pub fn parse(text: &str, _limits: &Limits) -> Result<Value, ParseError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = StrictValue
-        .deserialize(&mut de)
-        .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| {
-            let mut pos = Pos {
-                line: e.line() as u32,
-                column: e.column() as u32,
-            };
-            let message = e.to_string();
-            // serde_json appends " at line L column C"; the location is reported separately.
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m)
-                .to_owned();
-            // serde_json stops on a duplicate key's closing quote; point at its opening one.
-            if let Some(key) = message
-                .strip_prefix("duplicate key `")
-                .and_then(|m| m.split('`').next())
-            {
-                pos.column = pos
-                    .column
-                    .saturating_sub(key.chars().count() as u32 + 1)
-                    .max(1);
-            }
-            let hint = if message.contains("recursion limit") {
-                Some("the document nests deeper than 128 levels".to_owned())
-            } else if message.starts_with("duplicate key") {
-                Some("JSON parsers disagree on which copy wins; keep one".to_owned())
-            } else {
-                Some("check for a missing or extra comma, bracket or quote near here".to_owned())
-            };
-            ParseError {
-                pointer: pointer_at(text, pos),
-                pos,
-                message: format!("invalid JSON: {message}"),
-                hint,
-            }
-        })?;
-    Ok(value)
-}
-
-struct StrictValue;
-
-impl<'de> DeserializeSeed<'de> for StrictValue {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictValue {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictValue)? {
-            items.push(item);
+/// Parses JSON text, refusing duplicate keys and nesting beyond `limits.max_depth` (at most 128).
+pub fn parse(text: &str, limits: &Limits) -> Result<Value, ParseError> {
+    let depth = u32::try_from(limits.max_depth).unwrap_or(u32::MAX);
+    specgate_plan::json::parse_strict(text.as_bytes(), depth).map_err(|e| {
+        let mut pos = Pos {
+            line: e.line() as u32,
+            column: e.column() as u32,
+        };
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the location is reported separately.
+        let message = message
+            .rsplit_once(" at line ")
+            .map_or(message.as_str(), |(m, _)| m)
+            .to_owned();
+        // serde_json stops on a duplicate key's closing quote; point at its opening one.
+        if let Some(key) = message
+            .strip_prefix("duplicate key `")
+            .and_then(|m| m.split('`').next())
+        {
+            pos.column = pos
+                .column
+                .saturating_sub(key.chars().count() as u32 + 1)
+                .max(1);
         }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-            }
-            let value = access.next_value_seed(StrictValue)?;
-            map.insert(key, value);
+        let hint = if message.starts_with("nesting deeper") || message.contains("recursion limit") {
+            "no spec needs this depth; flatten the data or split it with $ref"
+        } else if message.starts_with("duplicate key") {
+            "JSON parsers disagree on which copy wins; keep one"
+        } else {
+            "check for a missing or extra comma, bracket or quote near here"
+        };
+        ParseError {
+            pointer: pointer_at(text, pos),
+            pos,
+            message: format!("invalid JSON: {message}"),
+            hint: Some(hint.to_owned()),
         }
-        Ok(Value::Object(map))
-    }
+    })
 }
 
 /// Positions of every node of JSON text that serde_json has accepted.
@@ -328,6 +265,6 @@ mod tests {
     fn bounds_depth() {
         let text = "[".repeat(200) + &"]".repeat(200);
         let e = parse(&text, &Limits::default()).unwrap_err();
-        assert!(e.message.contains("recursion limit"), "{}", e.message);
+        assert!(e.message.contains("nesting deeper than"), "{}", e.message);
     }
 }

@@ -16,6 +16,8 @@ struct PathEntry {
     template: String,
     /// Parameter names in template order.
     names: Vec<String>,
+    /// Characters of the template outside parameters: more is more specific.
+    literal_len: usize,
     methods: Vec<(HttpMethod, usize)>,
 }
 
@@ -52,6 +54,11 @@ impl Router {
                 Some(entry) => entry.methods.push((method, index)),
                 None => entries.push(PathEntry {
                     template: template.to_owned(),
+                    literal_len: template.len()
+                        - parameter_names(template)
+                            .iter()
+                            .map(|n| n.len() + 2)
+                            .sum::<usize>(),
                     names: parameter_names(template),
                     methods: vec![(method, index)],
                 }),
@@ -86,17 +93,30 @@ impl Router {
     }
 
     pub fn find<'p>(&self, method: HttpMethod, path: &'p str) -> RouteMatch<'_, 'p> {
-        let found = match self.tree.at(path) {
-            Ok(m) => Some((
-                *m.value,
-                m.params.iter().map(|(_, v)| v).collect::<Vec<_>>(),
-            )),
-            Err(_) => self.fallback.iter().find_map(|(re, i)| {
-                re.captures(path)
-                    .map(|c| (*i, c.iter().skip(1).flatten().map(|m| m.as_str()).collect()))
-            }),
-        };
-        let Some((index, values)) = found else {
+        let mut candidates: Vec<(usize, Vec<&'p str>)> = Vec::with_capacity(1);
+        if let Ok(m) = self.tree.at(path) {
+            candidates.push((*m.value, m.params.iter().map(|(_, v)| v).collect()));
+        }
+        for (re, i) in &self.fallback {
+            if let Some(c) = re.captures(path) {
+                candidates.push((*i, c.iter().skip(1).flatten().map(|m| m.as_str()).collect()));
+            }
+        }
+        // The template with the method wins over one without; then the one with more literal text
+        // (`/files/{name}.{ext}` over `/files/{id}`); then the tree's own choice.
+        let has_method = |i: usize| self.entries[i].methods.iter().any(|(m, _)| *m == method);
+        let best = candidates
+            .into_iter()
+            .enumerate()
+            .max_by_key(|(order, (i, _))| {
+                (
+                    has_method(*i),
+                    self.entries[*i].literal_len,
+                    std::cmp::Reverse(*order),
+                )
+            })
+            .map(|(_, c)| c);
+        let Some((index, values)) = best else {
             return RouteMatch::NotFound;
         };
         let entry = &self.entries[index];
