@@ -131,7 +131,10 @@ pub fn merge(base: &mut Value, top: &Value) {
 
 /// The defaults as a value to merge levels onto.
 pub fn defaults() -> Value {
-    serde_json::to_value(Policy::default()).unwrap_or(Value::Null)
+    static DEFAULTS: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DEFAULTS
+        .get_or_init(|| serde_json::to_value(Policy::default()).unwrap_or(Value::Null))
+        .clone()
 }
 
 /// The effective policy of `levels` (outermost first), each already checked by [`read_level`].

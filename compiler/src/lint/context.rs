@@ -37,6 +37,7 @@ pub struct OperationView<'p> {
     pub node: Node,
     /// The path item that holds it.
     pub path_item: Node,
+    parameters: OnceCell<Vec<Node>>,
 }
 
 /// Where a request schema sits relative to its parent.
@@ -67,9 +68,28 @@ pub struct SchemaSite {
     pub is_ref_target: bool,
     /// The site is a shared schema used only as a branch of `allOf`: the composing schema is judged.
     pub composed_only: bool,
+    merged: OnceCell<Map<String, Value>>,
 }
 
 impl SchemaSite {
+    /// The keywords that hold for this schema as a whole: its own (beside a 3.1 `$ref` too), then those
+    /// of its `$ref` target and `allOf` branches. Computed once and shared by every rule. Keywords whose
+    /// value is a schema or a list of schemas are kept as empty placeholders (`{}` or `[]`) so rules can
+    /// test their presence and kind; scalars and lists of scalars (`type`, `enum`) are kept whole.
+    /// `None` for a schema judged through the one composing it (an `allOf` branch, or a shared schema
+    /// used only as one).
+    pub fn whole(&self, cx: &LintContext) -> Option<&Map<String, Value>> {
+        if self.position == Position::AllOfBranch || self.composed_only {
+            return None;
+        }
+        Some(self.merged(cx))
+    }
+
+    /// Like [`Self::whole`], for any site.
+    pub fn merged(&self, cx: &LintContext) -> &Map<String, Value> {
+        self.merged.get_or_init(|| merge_keywords(cx, &self.node))
+    }
+
     pub fn value(&self) -> &Map<String, Value> {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
         self.node
@@ -84,6 +104,8 @@ pub struct LintContext<'s> {
     pub plan: &'s Plan,
     pub operations: Vec<OperationView<'s>>,
     sites: OnceCell<Vec<SchemaSite>>,
+    /// `$ref`s in request schemas that do not resolve, found while collecting sites.
+    broken: std::cell::RefCell<Vec<crate::diagnostic::Diagnostic>>,
 }
 
 impl std::fmt::Debug for LintContext<'_> {
@@ -112,6 +134,7 @@ impl<'s> LintContext<'s> {
                     label: format!("{} {}", op.method.as_str(), op.path),
                     node,
                     path_item: spec.node(file_id, parent),
+                    parameters: OnceCell::new(),
                 }
             })
             .collect();
@@ -120,11 +143,18 @@ impl<'s> LintContext<'s> {
             plan,
             operations,
             sites: OnceCell::new(),
+            broken: Default::default(),
         }
     }
 
     /// The parameters of an operation (path-item ones overridden by the operation's), dereferenced.
-    pub fn parameters(&self, op: usize) -> Vec<Node> {
+    pub fn parameters(&self, op: usize) -> &[Node] {
+        self.operations[op]
+            .parameters
+            .get_or_init(|| self.find_parameters(op))
+    }
+
+    fn find_parameters(&self, op: usize) -> Vec<Node> {
         let view = &self.operations[op];
         let mut out: Vec<Node> = Vec::new();
         for holder in [&view.path_item, &view.node] {
@@ -223,6 +253,21 @@ impl<'s> LintContext<'s> {
             self.deref(&branch)
                 .is_some_and(|b| self.is_object_at(&b, depth + 1))
         })
+    }
+
+    /// Errors met while walking request schemas (unresolvable or cyclic `$ref`s), in document order.
+    pub fn broken_refs(&self) -> Vec<crate::diagnostic::Diagnostic> {
+        let _ = self.request_schemas();
+        let mut broken = self.broken.borrow().clone();
+        broken.sort_by(|a, b| {
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
+        });
+        broken.dedup();
+        broken
     }
 
     /// Every schema object reachable from a request (parameters and bodies), each once.
@@ -342,8 +387,12 @@ fn unit_for(
     );
     units[u].sites = start..sites.len();
     for (ref_node, closed, all_of_branch) in refs {
-        let Ok(resolved) = cx.spec.deref(&ref_node) else {
-            continue;
+        let resolved = match cx.spec.deref(&ref_node) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                cx.broken.borrow_mut().push(e);
+                continue;
+            }
         };
         let t = unit_for(cx, resolved, units, index, sites, true);
         units[u].edges.push((t, closed));
@@ -397,6 +446,7 @@ fn walk(
         operations: BTreeSet::new(),
         is_ref_target: is_ref_target && depth == 0,
         composed_only: false,
+        merged: OnceCell::new(),
     });
     for (key, value) in map {
         let child = || node.child(key);
@@ -459,4 +509,54 @@ fn walk(
             _ => {}
         }
     }
+}
+
+/// A cheap stand-in for a keyword's value in merged views: schemas become `{}` or `[]`.
+fn placeholder(value: &Value) -> Value {
+    match value {
+        Value::Object(_) => Value::Object(Map::new()),
+        Value::Array(items) if items.iter().any(|v| v.is_object() || v.is_array()) => {
+            Value::Array(Vec::new())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The keywords of a schema, then of its `$ref` target (in 3.0 instead of its own siblings) and its
+/// `allOf` branches, the first occurrence of each keyword winning.
+pub(crate) fn merge_keywords(cx: &LintContext, node: &Node) -> Map<String, Value> {
+    let mut merged = Map::new();
+    let mut stack = vec![(node.clone(), 0)];
+    while let Some((node, depth)) = stack.pop() {
+        let Some(map) = node.value().as_object() else {
+            continue;
+        };
+        let has_ref = map.contains_key("$ref");
+        let siblings_apply = !has_ref || cx.spec.dialect == crate::load::Dialect::V31;
+        if siblings_apply {
+            for (k, v) in map {
+                if k != "$ref" && !merged.contains_key(k) {
+                    merged.insert(k.clone(), placeholder(v));
+                }
+            }
+        }
+        if depth >= 8 {
+            continue;
+        }
+        let branches = if siblings_apply {
+            map.get("allOf")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        } else {
+            0
+        };
+        // Pushed in reverse so that the `$ref` target, then the branches in order, are merged next.
+        for i in (0..branches).rev() {
+            stack.push((node.child("allOf").child(&i.to_string()), depth + 1));
+        }
+        if has_ref && let Ok(target) = cx.spec.resolve(&node) {
+            stack.push((target, depth + 1));
+        }
+    }
+    merged
 }

@@ -245,10 +245,17 @@ pub fn lint_file(
     config: &Config,
 ) -> Result<(Spec, Vec<Finding>), Vec<crate::Diagnostic>> {
     let spec = Spec::load(path, crate::Limits::default()).map_err(|d| vec![d])?;
-    let compiled = crate::compile(&spec)?;
+    // Schemas are walked in their source form by the rules; the plan gives operations and policies.
+    let compiled = crate::compile::compile_policies(&spec)?;
     let findings = {
         let cx = LintContext::new(&spec, &compiled.plan);
-        lint(&cx, config)
+        let findings = lint(&cx, config);
+        // A broken `$ref` in a request schema makes the spec invalid, as compiling it would say.
+        let broken = cx.broken_refs();
+        if !broken.is_empty() {
+            return Err(broken);
+        }
+        findings
     };
     Ok((spec, findings))
 }

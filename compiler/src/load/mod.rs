@@ -103,6 +103,42 @@ impl SourceFile {
     }
 }
 
+/// The value at a JSON pointer. Like `Value::pointer`, without allocating for segments that need no
+/// unescaping: rules look nodes up many times, and this is their hottest path.
+pub fn lookup<'v>(root: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(root);
+    }
+    thread_local! {
+        /// Reused for segments that need unescaping (every `/paths/~1…` pointer has one).
+        static SEGMENT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let mut value = root;
+    for raw in pointer.strip_prefix('/')?.split('/') {
+        value = match value {
+            Value::Object(map) if raw.contains('~') => SEGMENT.with_borrow_mut(|segment| {
+                segment.clear();
+                let mut rest = raw;
+                while let Some(i) = rest.find('~') {
+                    segment.push_str(&rest[..i]);
+                    segment.push(if rest[i + 1..].starts_with('1') {
+                        '/'
+                    } else {
+                        '~'
+                    });
+                    rest = rest.get(i + 2..).unwrap_or("");
+                }
+                segment.push_str(rest);
+                map.get(segment.as_str())
+            })?,
+            Value::Object(map) => map.get(raw)?,
+            Value::Array(items) => items.get(raw.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
 /// Reads any YAML or JSON file (a spec fragment, say) into a value, with the loader's checks and limits.
 pub fn read_value(path: &Path, limits: &Limits) -> Result<Value, Diagnostic> {
     read_file(path, path.display().to_string(), limits).map(|f| f.value)
@@ -139,10 +175,7 @@ pub struct Node {
 
 impl Node {
     pub fn value(&self) -> &Value {
-        self.file
-            .value
-            .pointer(&self.pointer)
-            .unwrap_or(&Value::Null)
+        lookup(&self.file.value, &self.pointer).unwrap_or(&Value::Null)
     }
     pub fn location(&self) -> Location {
         self.file.locate(&self.pointer, false)
@@ -288,7 +321,7 @@ impl Spec {
             .with_hint("refer to the target by JSON pointer, such as `#/components/schemas/Pet`"));
         }
         let file = self.file(file_id);
-        if file.value.pointer(&fragment).is_none() {
+        if lookup(&file.value, &fragment).is_none() {
             let mut d = error("unresolved-ref", format!("`{reference}` does not resolve"));
             if let Some(hint) = near_miss(&file.value, &fragment) {
                 d = d.with_hint(hint);

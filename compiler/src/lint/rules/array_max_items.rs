@@ -31,8 +31,6 @@
 use serde_json::{Map, Value};
 
 use crate::diagnostic::Severity;
-use crate::lint::context::Position;
-use crate::lint::rules::string_max_length::merged_with_all_of;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, SchemaSite, labels};
 
 pub struct Check;
@@ -52,10 +50,10 @@ impl Rule for Check {
             let Some(schema) = whole(cx, site) else {
                 continue;
             };
-            let is_array = has_type(&schema, "array")
+            let is_array = has_type(schema, "array")
                 || (!schema.contains_key("type")
                     && (schema.contains_key("items") || schema.contains_key("prefixItems")));
-            if !is_array || is_bounded(&schema) {
+            if !is_array || is_bounded(schema) {
                 continue;
             }
             out.report(
@@ -76,24 +74,18 @@ fn is_bounded(schema: &Map<String, Value>) -> bool {
         || (schema.contains_key("prefixItems") && (closed("items") || closed("unevaluatedItems")))
 }
 
-/// The keywords that hold for a site as a whole: its own (in OpenAPI 3.1 they apply beside a `$ref`),
-/// then those of its `$ref` target and of its `allOf` branches. `None` for a site that is judged
-/// through the schema composing it (an `allOf` branch, or a shared schema used only as one).
-pub(crate) fn whole(cx: &LintContext, site: &SchemaSite) -> Option<Map<String, Value>> {
-    if site.position == Position::AllOfBranch || site.composed_only {
-        return None;
-    }
-    Some(with_own_keywords(cx, site))
+/// The keywords that hold for a site as a whole (see [`SchemaSite::whole`]).
+pub(crate) fn whole<'s>(cx: &LintContext, site: &'s SchemaSite) -> Option<&'s Map<String, Value>> {
+    site.whole(cx)
 }
 
 /// The keywords of a site merged with those of its `$ref` target and `allOf` branches, the site's
-/// own first. Unlike [`merged_with_all_of`] alone, keeps the siblings of a 3.1 `$ref`.
-pub(crate) fn with_own_keywords(cx: &LintContext, site: &SchemaSite) -> Map<String, Value> {
-    let mut merged = site.value().clone();
-    for (key, value) in merged_with_all_of(cx, &site.node) {
-        merged.entry(key).or_insert(value);
-    }
-    merged
+/// own first, whatever its position.
+pub(crate) fn with_own_keywords<'s>(
+    cx: &LintContext,
+    site: &'s SchemaSite,
+) -> &'s Map<String, Value> {
+    site.merged(cx)
 }
 
 /// Whether `type` is `name` or a list holding it.

@@ -46,7 +46,7 @@ impl Rule for Check {
                 continue;
             };
             let format = schema.get("format").and_then(Value::as_str);
-            if !has_type(&schema, "integer") || matches!(format, Some("int32" | "int64")) {
+            if !has_type(schema, "integer") || matches!(format, Some("int32" | "int64")) {
                 continue;
             }
             let message = match format {

@@ -51,9 +51,9 @@ impl Rule for Check {
             let Some(schema) = whole(cx, site) else {
                 continue;
             };
-            let kind = if has_type(&schema, "integer") {
+            let kind = if has_type(schema, "integer") {
                 "integer"
-            } else if has_type(&schema, "number") {
+            } else if has_type(schema, "number") {
                 "number"
             } else {
                 continue;
@@ -61,8 +61,8 @@ impl Rule for Check {
             if schema.contains_key("enum") || schema.contains_key("const") {
                 continue;
             }
-            let lower = bounded(&schema, "minimum", "exclusiveMinimum");
-            let upper = bounded(&schema, "maximum", "exclusiveMaximum");
+            let lower = bounded(schema, "minimum", "exclusiveMinimum");
+            let upper = bounded(schema, "maximum", "exclusiveMaximum");
             let missing = match (lower, upper) {
                 (true, true) => continue,
                 (false, true) => "no lower bound (`minimum`)",

@@ -26,7 +26,6 @@
 use serde_json::{Map, Value};
 
 use crate::diagnostic::Severity;
-use crate::lint::context::Position;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -58,11 +57,10 @@ impl Rule for Check {
 
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
-            if site.position == Position::AllOfBranch || site.composed_only {
+            let Some(merged) = site.whole(cx) else {
                 continue;
-            }
-            let merged = merged_with_all_of(cx, &site.node);
-            if !is_string(&merged) || is_bounded(&merged) {
+            };
+            if !is_string(merged) || is_bounded(merged) {
                 continue;
             }
             out.report(&site.node, "this request string has no `maxLength`", labels(cx, &site.operations))
@@ -77,43 +75,6 @@ fn is_string(schema: &Map<String, Value>) -> bool {
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         _ => false,
     }
-}
-
-/// The keywords of a schema together with those of its `allOf` branches and `$ref` target (in 3.1,
-/// a `$ref`'s siblings apply too); the schema's own keywords come first.
-pub(crate) fn merged_with_all_of(cx: &LintContext, node: &crate::load::Node) -> Map<String, Value> {
-    let mut merged = Map::new();
-    let mut stack = vec![(node.clone(), 0)];
-    while let Some((node, depth)) = stack.pop() {
-        let Some(map) = node.value().as_object() else {
-            continue;
-        };
-        let has_ref = map.contains_key("$ref");
-        let siblings_apply = !has_ref || cx.spec.dialect == crate::load::Dialect::V31;
-        if siblings_apply {
-            for (k, v) in map {
-                if k != "$ref" {
-                    merged.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-        if depth >= 8 {
-            continue;
-        }
-        if has_ref && let Ok(target) = cx.spec.resolve(&node) {
-            stack.push((target, depth + 1));
-        }
-        if siblings_apply {
-            let branches = map
-                .get("allOf")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            stack.extend(
-                (0..branches).map(|i| (node.child("allOf").child(&i.to_string()), depth + 1)),
-            );
-        }
-    }
-    merged
 }
 
 fn is_bounded(schema: &Map<String, Value>) -> bool {

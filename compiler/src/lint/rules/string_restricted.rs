@@ -55,7 +55,7 @@ impl Rule for Check {
             let Some(schema) = whole(cx, site) else {
                 continue;
             };
-            if !has_type(&schema, "string")
+            if !has_type(schema, "string")
                 || ["format", "pattern", "enum", "const"]
                     .iter()
                     .any(|k| schema.contains_key(*k))

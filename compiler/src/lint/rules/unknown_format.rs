@@ -79,7 +79,7 @@ impl Rule for Check {
             let merged = with_own_keywords(cx, site);
             let scalar = ["string", "number", "integer"]
                 .iter()
-                .any(|t| has_type(&merged, t));
+                .any(|t| has_type(merged, t));
             if (merged.contains_key("type") && !scalar)
                 || VALIDATED.contains(&format)
                 || OPENAPI_ANNOTATIONS.contains(&format)
