@@ -80,7 +80,7 @@ struct Levels {
     path: Option<Value>,
 }
 
-impl Context<'_> {
+impl<'s> Context<'s> {
     /// Records an error and gives `None`, so compilation can go on and report more.
     fn check<T>(&mut self, result: Result<T, Diagnostic>) -> Option<T> {
         match result {
@@ -94,7 +94,7 @@ impl Context<'_> {
         }
     }
 
-    fn schema(&mut self, node: &Node) -> Option<Value> {
+    fn schema(&mut self, node: &Node<'s>) -> Option<Value> {
         if !self.with_schemas {
             return None;
         }
@@ -179,7 +179,7 @@ impl Context<'_> {
 
     fn operations(
         &mut self,
-        root: &Node,
+        root: &Node<'s>,
         levels: &Levels,
         schemes: &BTreeMap<String, SecurityScheme>,
         default_security: &[BTreeMap<String, Vec<String>>],
@@ -239,7 +239,7 @@ impl Context<'_> {
     fn path_item(
         &mut self,
         path: &str,
-        item: &Node,
+        item: &Node<'s>,
         levels: &Levels,
         schemes: &BTreeMap<String, SecurityScheme>,
         default_security: &[BTreeMap<String, Vec<String>>],
@@ -298,7 +298,7 @@ impl Context<'_> {
         &mut self,
         path: &str,
         method: HttpMethod,
-        op: &Node,
+        op: &Node<'s>,
         levels: &Levels,
         schemes: &BTreeMap<String, SecurityScheme>,
         default_security: &[BTreeMap<String, Vec<String>>],
@@ -378,7 +378,7 @@ impl Context<'_> {
         })
     }
 
-    fn parameters(&mut self, list: &Node) -> Vec<Parameter> {
+    fn parameters(&mut self, list: &Node<'s>) -> Vec<Parameter> {
         let mut out = Vec::new();
         match list.value() {
             Value::Null => {}
@@ -403,7 +403,7 @@ impl Context<'_> {
         out
     }
 
-    fn parameter(&mut self, node: &Node) -> Option<Parameter> {
+    fn parameter(&mut self, node: &Node<'s>) -> Option<Parameter> {
         let value = node.value();
         let Some(name) = value.get("name").and_then(Value::as_str) else {
             return self.check(Err(Diagnostic::error(
@@ -529,7 +529,7 @@ impl Context<'_> {
         })
     }
 
-    fn request_body(&mut self, node: &Node) -> Option<RequestBody> {
+    fn request_body(&mut self, node: &Node<'s>) -> Option<RequestBody> {
         let node = self.check(self.spec.deref(node))?;
         let value = node.value();
         let required = value
@@ -588,7 +588,7 @@ impl Context<'_> {
         Some(RequestBody { required, content })
     }
 
-    fn servers(&mut self, node: &Node) -> Vec<Server> {
+    fn servers(&mut self, node: &Node<'s>) -> Vec<Server> {
         let mut out = Vec::new();
         let Some(Value::Array(servers)) = node.value().get("servers") else {
             return out;
@@ -632,7 +632,7 @@ impl Context<'_> {
         &self,
         policy: &mut Policy,
         servers: &[Server],
-        at: &Node,
+        at: &Node<'s>,
     ) -> Result<(), Diagnostic> {
         if policy.hosts != Some(Hosts::Derived(FromServers::FromServers)) {
             return Ok(());
@@ -662,7 +662,7 @@ impl Context<'_> {
         Ok(())
     }
 
-    fn security_schemes(&mut self, root: &Node) -> BTreeMap<String, SecurityScheme> {
+    fn security_schemes(&mut self, root: &Node<'s>) -> BTreeMap<String, SecurityScheme> {
         let mut out = BTreeMap::new();
         let schemes = root.child("components").child("securitySchemes");
         let names: Vec<String> = schemes

@@ -65,7 +65,7 @@ pub struct SchemaCompiler<'s> {
     ids: HashMap<(FileId, String), String>,
     taken: HashSet<String>,
     schemas: BTreeMap<String, Value>,
-    queue: Vec<(String, Node)>,
+    queue: Vec<(String, Node<'s>)>,
 }
 
 impl<'s> SchemaCompiler<'s> {
@@ -80,7 +80,7 @@ impl<'s> SchemaCompiler<'s> {
     }
 
     /// Converts the schema at `node`; shared schemas it refers to are queued for [`Self::finish`].
-    pub fn convert(&mut self, node: &Node) -> Result<Value, Diagnostic> {
+    pub fn convert(&mut self, node: &Node<'s>) -> Result<Value, Diagnostic> {
         self.convert_at(node, 0)
     }
 
@@ -93,7 +93,7 @@ impl<'s> SchemaCompiler<'s> {
         Ok(self.schemas)
     }
 
-    fn convert_at(&mut self, node: &Node, depth: usize) -> Result<Value, Diagnostic> {
+    fn convert_at(&mut self, node: &Node<'s>, depth: usize) -> Result<Value, Diagnostic> {
         if depth > self.spec.limits().max_depth {
             return Err(Diagnostic::error(
                 "schema-depth",
@@ -138,7 +138,7 @@ impl<'s> SchemaCompiler<'s> {
     /// Converts every keyword of a schema object except `$ref`.
     fn keywords(
         &mut self,
-        node: &Node,
+        node: &Node<'s>,
         map: &Map<String, Value>,
         depth: usize,
     ) -> Result<Map<String, Value>, Diagnostic> {
@@ -247,7 +247,7 @@ impl<'s> SchemaCompiler<'s> {
     /// Names of the properties of this schema marked `readOnly` (directly or through their `$ref`).
     fn read_only_properties(
         &self,
-        node: &Node,
+        node: &Node<'s>,
         map: &Map<String, Value>,
     ) -> Result<HashSet<String>, Diagnostic> {
         let mut names = HashSet::new();
@@ -266,7 +266,7 @@ impl<'s> SchemaCompiler<'s> {
     /// one of the values that select a branch (the mapping's keys, and the names of unmapped branches).
     fn discriminator(
         &mut self,
-        node: &Node,
+        node: &Node<'s>,
         map: &Map<String, Value>,
         out: &mut Map<String, Value>,
     ) -> Result<(), Diagnostic> {
@@ -321,7 +321,7 @@ impl<'s> SchemaCompiler<'s> {
     }
 
     /// `{"$ref": "#/$defs/<id>"}` for the schema `node`'s `$ref` names, queuing it when new.
-    fn reference(&mut self, node: &Node) -> Result<Value, Diagnostic> {
+    fn reference(&mut self, node: &Node<'s>) -> Result<Value, Diagnostic> {
         // Following the whole chain refuses reference cycles with no schema in between.
         self.spec.deref(node)?;
         let target = self.spec.resolve(node)?;
@@ -389,7 +389,7 @@ impl<'s> SchemaCompiler<'s> {
 
 /// Whether a property schema is marked `readOnly`: on itself, on its `$ref` target, or on a branch of
 /// its `allOf` (the 3.0 idiom `id: {allOf: [{$ref: Id}]}`), following references.
-pub(crate) fn is_read_only(spec: &Spec, node: &Node, depth: usize) -> Result<bool, Diagnostic> {
+pub(crate) fn is_read_only<'s>(spec: &'s Spec, node: &Node<'s>, depth: usize) -> Result<bool, Diagnostic> {
     let value = node.value();
     if let Some(flag) = value.get("readOnly") {
         return Ok(flag == &Value::Bool(true));

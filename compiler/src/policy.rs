@@ -25,10 +25,7 @@ pub fn deserialize_at<T: DeserializeOwned>(node: &Node, what: &str) -> Result<T,
             }
         }
         let inner = error.into_inner().to_string();
-        let at = crate::load::Node {
-            pointer,
-            ..node.clone()
-        };
+        let at = crate::load::Node::at(node.file, node.file_id, &pointer);
         explain(&at, what, &inner)
     })
 }

@@ -79,7 +79,8 @@ impl<'de> Deserialize<'de> for Severity {
 impl Config {
     /// Reads a configuration file, checking rule names and globs.
     pub fn read(path: &Path) -> Result<Self, Diagnostic> {
-        let root = crate::load::read_node(path, &Limits::default())?;
+        let source = crate::load::read_source(path, &Limits::default())?;
+        let root = crate::load::Node::root_of(&source, 0);
         let file: File = if root.value().is_null() {
             File::default()
         } else {

@@ -34,10 +34,10 @@ pub struct OperationView<'p> {
     /// `METHOD /path`.
     pub label: String,
     /// The operation object in the spec.
-    pub node: Node,
+    pub node: Node<'p>,
     /// The path item that holds it.
-    pub path_item: Node,
-    parameters: OnceCell<Vec<Node>>,
+    pub path_item: Node<'p>,
+    parameters: OnceCell<Vec<Node<'p>>>,
 }
 
 /// Where a request schema sits relative to its parent.
@@ -57,8 +57,8 @@ pub enum Position {
 
 /// A schema object reachable from a request, visited once.
 #[derive(Debug)]
-pub struct SchemaSite {
-    pub node: Node,
+pub struct SchemaSite<'s> {
+    pub node: Node<'s>,
     pub position: Position,
     /// An enclosing schema (through compositions and `$ref`s only) says `unevaluatedProperties: false`.
     pub closed_by_composition: bool,
@@ -71,14 +71,14 @@ pub struct SchemaSite {
     merged: OnceCell<Map<String, Value>>,
 }
 
-impl SchemaSite {
+impl<'s> SchemaSite<'s> {
     /// The keywords that hold for this schema as a whole: its own (beside a 3.1 `$ref` too), then those
     /// of its `$ref` target and `allOf` branches. Computed once and shared by every rule. Keywords whose
     /// value is a schema or a list of schemas are kept as empty placeholders (`{}` or `[]`) so rules can
     /// test their presence and kind; scalars and lists of scalars (`type`, `enum`) are kept whole.
     /// `None` for a schema judged through the one composing it (an `allOf` branch, or a shared schema
     /// used only as one).
-    pub fn whole(&self, cx: &LintContext) -> Option<&Map<String, Value>> {
+    pub fn whole(&self, cx: &LintContext<'s>) -> Option<&Map<String, Value>> {
         if self.position == Position::AllOfBranch || self.composed_only {
             return None;
         }
@@ -86,7 +86,7 @@ impl SchemaSite {
     }
 
     /// Like [`Self::whole`], for any site.
-    pub fn merged(&self, cx: &LintContext) -> &Map<String, Value> {
+    pub fn merged(&self, cx: &LintContext<'s>) -> &Map<String, Value> {
         self.merged.get_or_init(|| merge_keywords(cx, &self.node))
     }
 
@@ -103,7 +103,7 @@ pub struct LintContext<'s> {
     pub spec: &'s Spec,
     pub plan: &'s Plan,
     pub operations: Vec<OperationView<'s>>,
-    sites: OnceCell<Vec<SchemaSite>>,
+    sites: OnceCell<Vec<SchemaSite<'s>>>,
     /// `$ref`s in request schemas that do not resolve, found while collecting sites.
     broken: std::cell::RefCell<Vec<crate::diagnostic::Diagnostic>>,
 }
@@ -148,15 +148,15 @@ impl<'s> LintContext<'s> {
     }
 
     /// The parameters of an operation (path-item ones overridden by the operation's), dereferenced.
-    pub fn parameters(&self, op: usize) -> &[Node] {
+    pub fn parameters(&self, op: usize) -> &[Node<'s>] {
         self.operations[op]
             .parameters
             .get_or_init(|| self.find_parameters(op))
     }
 
-    fn find_parameters(&self, op: usize) -> Vec<Node> {
+    fn find_parameters(&self, op: usize) -> Vec<Node<'s>> {
         let view = &self.operations[op];
-        let mut out: Vec<Node> = Vec::new();
+        let mut out: Vec<Node<'s>> = Vec::new();
         for holder in [&view.path_item, &view.node] {
             let list = holder.child("parameters");
             let count = list.value().as_array().map_or(0, Vec::len);
@@ -175,7 +175,7 @@ impl<'s> LintContext<'s> {
     }
 
     /// The request body object of an operation, dereferenced.
-    pub fn request_body(&self, op: usize) -> Option<Node> {
+    pub fn request_body(&self, op: usize) -> Option<Node<'s>> {
         let node = self.operations[op].node.child("requestBody");
         node.value()
             .is_object()
@@ -184,7 +184,7 @@ impl<'s> LintContext<'s> {
     }
 
     /// The declared responses of an operation by status code (`"200"`, `"4XX"`, `"default"`), dereferenced.
-    pub fn responses(&self, op: usize) -> Vec<(String, Node)> {
+    pub fn responses(&self, op: usize) -> Vec<(String, Node<'s>)> {
         let responses = self.operations[op].node.child("responses");
         let keys: Vec<String> = responses
             .value()
@@ -214,17 +214,17 @@ impl<'s> LintContext<'s> {
     }
 
     /// Follows `$ref`s, giving `None` when they are broken (compilation has reported that already).
-    pub fn deref(&self, node: &Node) -> Option<Node> {
+    pub fn deref(&self, node: &Node<'s>) -> Option<Node<'s>> {
         self.spec.deref(node).ok()
     }
 
     /// Whether a schema describes an object: `type: object`, declared properties, or an `allOf`
     /// with an object among its branches (following `$ref`s).
-    pub fn is_object_schema(&self, node: &Node) -> bool {
+    pub fn is_object_schema(&self, node: &Node<'s>) -> bool {
         self.is_object_at(node, 0)
     }
 
-    fn is_object_at(&self, node: &Node, depth: usize) -> bool {
+    fn is_object_at(&self, node: &Node<'s>, depth: usize) -> bool {
         let Some(map) = node.value().as_object() else {
             return false;
         };
@@ -271,7 +271,7 @@ impl<'s> LintContext<'s> {
     }
 
     /// Every schema object reachable from a request (parameters and bodies), each once.
-    pub fn request_schemas(&self) -> &[SchemaSite] {
+    pub fn request_schemas(&self) -> &[SchemaSite<'s>] {
         self.sites.get_or_init(|| collect_sites(self))
     }
 }
@@ -288,10 +288,10 @@ struct Unit {
     only_all_of_branch: Option<bool>,
 }
 
-fn collect_sites(cx: &LintContext) -> Vec<SchemaSite> {
+fn collect_sites<'s>(cx: &LintContext<'s>) -> Vec<SchemaSite<'s>> {
     let mut units: Vec<Unit> = Vec::new();
     let mut index: HashMap<(FileId, String), usize> = HashMap::new();
-    let mut sites: Vec<SchemaSite> = Vec::new();
+    let mut sites: Vec<SchemaSite<'s>> = Vec::new();
     // Roots of each operation: parameter schemas and body media-type schemas.
     let mut roots_of: Vec<Vec<usize>> = Vec::new();
     for op in 0..cx.operations.len() {
@@ -336,7 +336,7 @@ fn collect_sites(cx: &LintContext) -> Vec<SchemaSite> {
     sites
 }
 
-fn media_schemas(content: &Node, out: &mut Vec<Node>) {
+fn media_schemas<'s>(content: &Node<'s>, out: &mut Vec<Node<'s>>) {
     if let Some(map) = content.value().as_object() {
         for (media, value) in map {
             if value.get("schema").is_some() {
@@ -347,12 +347,10 @@ fn media_schemas(content: &Node, out: &mut Vec<Node>) {
 }
 
 /// The unit for a schema node (following `$ref`s to their target), walking it when new.
-fn unit_for(
-    cx: &LintContext,
-    node: Node,
+fn unit_for<'s>(cx: &LintContext<'s>, node: Node<'s>,
     units: &mut Vec<Unit>,
     index: &mut HashMap<(FileId, String), usize>,
-    sites: &mut Vec<SchemaSite>,
+    sites: &mut Vec<SchemaSite<'s>>,
     is_ref_target: bool,
 ) -> usize {
     let target =
@@ -406,15 +404,12 @@ fn unit_for(
 
 /// Records `node` and its subschemas as sites; `$ref`s found are returned for their own units.
 #[allow(clippy::too_many_arguments)]
-fn walk(
-    cx: &LintContext,
-    node: &Node,
+fn walk<'s>(cx: &LintContext<'s>, node: &Node<'s>,
     position: Position,
     closed: bool,
     is_ref_target: bool,
     depth: usize,
-    sites: &mut Vec<SchemaSite>,
-    refs: &mut Vec<(Node, bool, bool)>,
+    sites: &mut Vec<SchemaSite<'s>>, refs: &mut Vec<(Node<'s>, bool, bool)>,
 ) {
     if depth > 64 {
         return;
@@ -524,7 +519,7 @@ fn placeholder(value: &Value) -> Value {
 
 /// The keywords of a schema, then of its `$ref` target (in 3.0 instead of its own siblings) and its
 /// `allOf` branches, the first occurrence of each keyword winning.
-pub(crate) fn merge_keywords(cx: &LintContext, node: &Node) -> Map<String, Value> {
+pub(crate) fn merge_keywords<'s>(cx: &LintContext<'s>, node: &Node<'s>) -> Map<String, Value> {
     let mut merged = Map::new();
     let mut stack = vec![(node.clone(), 0)];
     while let Some((node, depth)) = stack.pop() {

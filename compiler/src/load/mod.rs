@@ -8,10 +8,9 @@ mod json;
 pub mod spans;
 mod yaml;
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -72,7 +71,7 @@ pub struct SourceFile {
     /// Bytes of `display` that name the root file's folder.
     root_prefix: usize,
     is_json: bool,
-    spans: OnceCell<SpanNode>,
+    spans: OnceLock<SpanNode>,
 }
 
 impl SourceFile {
@@ -144,38 +143,47 @@ pub fn read_value(path: &Path, limits: &Limits) -> Result<Value, Diagnostic> {
     read_file(path, path.display().to_string(), limits).map(|f| f.value)
 }
 
-/// Reads any YAML or JSON file as a node that diagnostics can point into (a configuration file, say).
-pub fn read_node(path: &Path, limits: &Limits) -> Result<Node, Diagnostic> {
-    let file = read_file(path, path.display().to_string(), limits)?;
-    Ok(Node {
-        file: Rc::new(file),
-        file_id: 0,
-        pointer: String::new(),
-    })
+/// Reads any YAML or JSON file, such as a configuration file, for [`Node::root_of`].
+pub fn read_source(path: &Path, limits: &Limits) -> Result<SourceFile, Diagnostic> {
+    read_file(path, path.display().to_string(), limits)
 }
 
 /// A loaded spec: the root file and every file read so far through `$ref`s.
+///
+/// Files live in an append-only arena: a file read later never moves the ones before it, so nodes
+/// can borrow values for as long as the spec lives while `$ref`s keep loading files.
 #[derive(Debug)]
 pub struct Spec {
-    files: RefCell<Vec<Rc<SourceFile>>>,
-    by_path: RefCell<HashMap<PathBuf, FileId>>,
+    files: elsa::sync::FrozenVec<Box<SourceFile>>,
+    by_path: Mutex<HashMap<PathBuf, FileId>>,
     limits: Limits,
     pub dialect: Dialect,
     /// The document's `openapi` field as written.
     pub openapi: String,
 }
 
-/// A node reached in the spec: which file, where in it, and the value.
+/// A node reached in the spec: which file, where in it (JSON pointer), and its value.
 #[derive(Debug, Clone)]
-pub struct Node {
-    pub file: Rc<SourceFile>,
+pub struct Node<'s> {
+    pub file: &'s SourceFile,
     pub file_id: FileId,
     pub pointer: String,
+    value: &'s Value,
 }
 
-impl Node {
-    pub fn value(&self) -> &Value {
-        lookup(&self.file.value, &self.pointer).unwrap_or(&Value::Null)
+impl<'s> Node<'s> {
+    /// The whole of a file.
+    pub fn root_of(file: &'s SourceFile, file_id: FileId) -> Self {
+        Node { file, file_id, pointer: String::new(), value: &file.value }
+    }
+
+    /// The node at `pointer` in `file` (a null value when the pointer leads nowhere).
+    pub fn at(file: &'s SourceFile, file_id: FileId, pointer: &str) -> Self {
+        Node { file, file_id, pointer: pointer.to_owned(), value: lookup(&file.value, pointer).unwrap_or(&Value::Null) }
+    }
+
+    pub fn value(&self) -> &'s Value {
+        self.value
     }
     pub fn location(&self) -> Location {
         self.file.locate(&self.pointer, false)
@@ -183,17 +191,19 @@ impl Node {
     pub fn key_location(&self) -> Location {
         self.file.locate(&self.pointer, true)
     }
-    /// The node below this one at `segment` (unescaped).
-    pub fn child(&self, segment: &str) -> Node {
-        Node {
-            file: self.file.clone(),
-            file_id: self.file_id,
-            pointer: format!(
-                "{}/{}",
-                self.pointer,
-                specgate_plan::escape_pointer(segment)
-            ),
-        }
+    /// The node below this one at `segment` (unescaped): an object member or an array item.
+    pub fn child(&self, segment: &str) -> Node<'s> {
+        let value = match self.value {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        };
+        let escaped = specgate_plan::escape_pointer(segment);
+        let mut pointer = String::with_capacity(self.pointer.len() + 1 + escaped.len());
+        pointer.push_str(&self.pointer);
+        pointer.push('/');
+        pointer.push_str(&escaped);
+        Node { file: self.file, file_id: self.file_id, pointer, value: value.unwrap_or(&Value::Null) }
     }
 }
 
@@ -205,8 +215,8 @@ impl Spec {
         let (dialect, openapi) = detect_version(&root)?;
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(Spec {
-            files: RefCell::new(vec![Rc::new(root)]),
-            by_path: RefCell::new(HashMap::from([(key, 0)])),
+            files: elsa::sync::FrozenVec::from(vec![Box::new(root)]),
+            by_path: Mutex::new(HashMap::from([(key, 0)])),
             limits,
             dialect,
             openapi,
@@ -231,8 +241,8 @@ impl Spec {
         root.root_prefix = root_prefix(&root.display);
         let (dialect, openapi) = detect_version(&root)?;
         Ok(Spec {
-            files: RefCell::new(vec![Rc::new(root)]),
-            by_path: RefCell::new(HashMap::from([(path.to_path_buf(), 0)])),
+            files: elsa::sync::FrozenVec::from(vec![Box::new(root)]),
+            by_path: Mutex::new(HashMap::from([(path.to_path_buf(), 0)])),
             limits,
             dialect,
             openapi,
@@ -243,29 +253,25 @@ impl Spec {
         &self.limits
     }
 
-    pub fn root(&self) -> Node {
+    pub fn root(&self) -> Node<'_> {
         self.node(0, "")
     }
 
-    pub fn file(&self, id: FileId) -> Rc<SourceFile> {
-        self.files.borrow()[id].clone()
+    pub fn file(&self, id: FileId) -> &SourceFile {
+        self.files.get(id).unwrap_or_else(|| unreachable!("file ids come from this spec"))
     }
 
-    pub fn node(&self, file_id: FileId, pointer: &str) -> Node {
-        Node {
-            file: self.file(file_id),
-            file_id,
-            pointer: pointer.to_owned(),
-        }
+    pub fn node(&self, file_id: FileId, pointer: &str) -> Node<'_> {
+        Node::at(self.file(file_id), file_id, pointer)
     }
 
     /// Every file read so far, in the order they were read.
-    pub fn files(&self) -> Vec<Rc<SourceFile>> {
-        self.files.borrow().clone()
+    pub fn files(&self) -> Vec<&SourceFile> {
+        (0..self.files.len()).map(|i| self.file(i)).collect()
     }
 
     /// Resolves the `$ref` held by `at` (an object with a `$ref` string) to the node it names.
-    pub fn resolve(&self, at: &Node) -> Result<Node, Diagnostic> {
+    pub fn resolve<'s>(&'s self, at: &Node<'s>) -> Result<Node<'s>, Diagnostic> {
         let ref_node = at.child("$ref");
         let Some(reference) = ref_node.value().as_str() else {
             return Err(Diagnostic::error(
@@ -321,22 +327,23 @@ impl Spec {
             .with_hint("refer to the target by JSON pointer, such as `#/components/schemas/Pet`"));
         }
         let file = self.file(file_id);
-        if lookup(&file.value, &fragment).is_none() {
+        let Some(value) = lookup(&file.value, &fragment) else {
             let mut d = error("unresolved-ref", format!("`{reference}` does not resolve"));
             if let Some(hint) = near_miss(&file.value, &fragment) {
                 d = d.with_hint(hint);
             }
             return Err(d);
-        }
+        };
         Ok(Node {
             file,
             file_id,
             pointer: fragment,
+            value,
         })
     }
 
     /// Follows `$ref`s from `at` until a node that is not a reference; refuses cycles and long chains.
-    pub fn deref(&self, at: &Node) -> Result<Node, Diagnostic> {
+    pub fn deref<'s>(&'s self, at: &Node<'s>) -> Result<Node<'s>, Diagnostic> {
         let mut node = at.clone();
         let mut seen: Vec<(FileId, String)> = Vec::new();
         while node.value().get("$ref").is_some() {
@@ -364,10 +371,11 @@ impl Spec {
 
     fn open(&self, path: &Path, display: String) -> Result<FileId, Diagnostic> {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(&id) = self.by_path.borrow().get(&key) {
+        let mut by_path = self.by_path.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&id) = by_path.get(&key) {
             return Ok(id);
         }
-        if self.files.borrow().len() >= self.limits.max_files {
+        if self.files.len() >= self.limits.max_files {
             return Err(Diagnostic::error(
                 "too-many-files",
                 self.root().location(),
@@ -381,10 +389,8 @@ impl Spec {
         } else {
             0
         };
-        let mut files = self.files.borrow_mut();
-        files.push(Rc::new(file));
-        let id = files.len() - 1;
-        self.by_path.borrow_mut().insert(key, id);
+        let id = self.files.push_get_index(Box::new(file));
+        by_path.insert(key, id);
         Ok(id)
     }
 }
@@ -466,7 +472,7 @@ fn parse_file(
         d.hint = e.hint;
         d
     })?;
-    let cell = OnceCell::new();
+    let cell = OnceLock::new();
     if let Some(spans) = spans {
         let _ = cell.set(spans);
     }

@@ -101,7 +101,7 @@ fn writes_cors(holder: &Node) -> bool {
 }
 
 /// The members of a mapping node.
-fn members(node: &Node) -> Vec<Node> {
+fn members<'s>(node: &Node<'s>) -> Vec<Node<'s>> {
     node.value()
         .as_object()
         .map(|m| m.keys().map(|k| node.child(k)).collect())

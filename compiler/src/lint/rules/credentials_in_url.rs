@@ -193,12 +193,12 @@ pub(crate) fn words(name: &str) -> Vec<String> {
 /// Findings gathered by place: a node shared by several operations (through `$ref`) gives one finding
 /// that lists them all. Places keep the order in which they were first met.
 #[derive(Debug)]
-pub(crate) struct Places<T> {
-    items: Vec<(Node, T, BTreeSet<usize>)>,
+pub(crate) struct Places<'s, T> {
+    items: Vec<(Node<'s>, T, BTreeSet<usize>)>,
     index: HashMap<(FileId, String), usize>,
 }
 
-impl<T> Places<T> {
+impl<'s, T> Places<'s, T> {
     pub(crate) fn new() -> Self {
         Self {
             items: Vec::new(),
@@ -208,7 +208,7 @@ impl<T> Places<T> {
 
     /// Records that operation `op` reaches `node`, and gives the place's data (made by `data` the first
     /// time the place is met) for the caller to add to.
-    pub(crate) fn add(&mut self, node: Node, op: usize, data: impl FnOnce() -> T) -> &mut T {
+    pub(crate) fn add(&mut self, node: Node<'s>, op: usize, data: impl FnOnce() -> T) -> &mut T {
         let key = (node.file_id, node.pointer.clone());
         let i = match self.index.get(&key) {
             Some(&i) => {
@@ -224,7 +224,7 @@ impl<T> Places<T> {
         &mut self.items[i].1
     }
 
-    pub(crate) fn into_items(self) -> Vec<(Node, T, BTreeSet<usize>)> {
+    pub(crate) fn into_items(self) -> Vec<(Node<'s>, T, BTreeSet<usize>)> {
         self.items
     }
 }

@@ -84,7 +84,7 @@ impl Rule for Check {
 
 /// Every security scheme that compiled: its name, its plan entry and its spec object (dereferenced).
 /// Shared by the other scheme rules.
-pub(crate) fn schemes<'p>(cx: &LintContext<'p>) -> Vec<(&'p str, &'p SecurityScheme, Node)> {
+pub(crate) fn schemes<'p>(cx: &LintContext<'p>) -> Vec<(&'p str, &'p SecurityScheme, Node<'p>)> {
     let declared = cx.spec.root().child("components").child("securitySchemes");
     cx.plan
         .security_schemes

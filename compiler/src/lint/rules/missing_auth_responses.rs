@@ -76,7 +76,7 @@ impl Rule for Check {
 }
 
 /// Where a finding about missing responses goes: the operation's `responses`, else the operation.
-pub(crate) fn responses_of(view: &OperationView) -> Node {
+pub(crate) fn responses_of<'p>(view: &OperationView<'p>) -> Node<'p> {
     if view.node.value().get("responses").is_some() {
         view.node.child("responses")
     } else {

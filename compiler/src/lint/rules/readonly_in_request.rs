@@ -80,7 +80,7 @@ impl Rule for Check {
 }
 
 /// The compiler's reading of `readOnly`: the property's own flag, else its `$ref` target's.
-fn is_read_only(cx: &LintContext, property: &Node) -> bool {
+fn is_read_only<'s>(cx: &LintContext<'s>, property: &Node<'s>) -> bool {
     let value = property.value();
     match value.get("readOnly") {
         Some(flag) => flag == &Value::Bool(true),

@@ -95,7 +95,7 @@ fn parameter_value_schemas(cx: &LintContext) -> HashSet<(FileId, String)> {
 
 /// The node that stands for a schema among the sites: a `$ref` stands for its target, unless in
 /// OpenAPI 3.1 keywords beside it make it a schema of its own.
-fn as_site(cx: &LintContext, node: Node) -> Node {
+fn as_site<'s>(cx: &LintContext<'s>, node: Node<'s>) -> Node<'s> {
     let Some(map) = node.value().as_object() else {
         return node;
     };
