@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use saphyr_parser::{Event, Parser};
+use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 use specgate_compiler::{Limits, Spec, compile};
 
-/// The baseline: YAML events straight into a value, with no positions, checks or limits.
+/// The baseline: YAML events straight into a value, plain scalars typed by the YAML 1.2 core schema
+/// (as any correct parse into a `Value` must), with no positions, checks or limits.
 fn plain_parse(text: &str) -> Value {
     enum Open {
         Map(Map<String, Value>, Option<String>),
@@ -38,8 +39,11 @@ fn plain_parse(text: &str) -> Value {
     for event in Parser::new_from_str(text) {
         let Ok((event, _)) = event else { break };
         match event {
-            Event::Scalar(s, _, anchor, _) => {
-                let v = Value::String(s.into_owned());
+            Event::Scalar(s, style, anchor, _) => {
+                let v = match style {
+                    ScalarStyle::Plain => specgate_compiler::load::resolve_plain_yaml_scalar(&s),
+                    _ => Value::String(s.into_owned()),
+                };
                 if anchor != 0 {
                     anchors.insert(anchor, v.clone());
                 }

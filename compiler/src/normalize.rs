@@ -389,7 +389,11 @@ impl<'s> SchemaCompiler<'s> {
 
 /// Whether a property schema is marked `readOnly`: on itself, on its `$ref` target, or on a branch of
 /// its `allOf` (the 3.0 idiom `id: {allOf: [{$ref: Id}]}`), following references.
-pub(crate) fn is_read_only<'s>(spec: &'s Spec, node: &Node<'s>, depth: usize) -> Result<bool, Diagnostic> {
+pub(crate) fn is_read_only<'s>(
+    spec: &'s Spec,
+    node: &Node<'s>,
+    depth: usize,
+) -> Result<bool, Diagnostic> {
     let value = node.value();
     if let Some(flag) = value.get("readOnly") {
         return Ok(flag == &Value::Bool(true));

@@ -1,8 +1,8 @@
 //! What rules see: operations with their effective security and policy, their parameters, bodies and
 //! responses as spec nodes, and every request-side schema node once, with the operations reaching it.
 
-use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, OnceLock as OnceCell};
 
 use serde_json::{Map, Value};
 use specgate_plan::{Operation, Plan};
@@ -105,7 +105,7 @@ pub struct LintContext<'s> {
     pub operations: Vec<OperationView<'s>>,
     sites: OnceCell<Vec<SchemaSite<'s>>>,
     /// `$ref`s in request schemas that do not resolve, found while collecting sites.
-    broken: std::cell::RefCell<Vec<crate::diagnostic::Diagnostic>>,
+    broken: Mutex<Vec<crate::diagnostic::Diagnostic>>,
 }
 
 impl std::fmt::Debug for LintContext<'_> {
@@ -258,7 +258,7 @@ impl<'s> LintContext<'s> {
     /// Errors met while walking request schemas (unresolvable or cyclic `$ref`s), in document order.
     pub fn broken_refs(&self) -> Vec<crate::diagnostic::Diagnostic> {
         let _ = self.request_schemas();
-        let mut broken = self.broken.borrow().clone();
+        let mut broken = self.broken.lock().map(|b| b.clone()).unwrap_or_default();
         broken.sort_by(|a, b| {
             (&a.location.file, a.location.line, a.location.column).cmp(&(
                 &b.location.file,
@@ -347,7 +347,9 @@ fn media_schemas<'s>(content: &Node<'s>, out: &mut Vec<Node<'s>>) {
 }
 
 /// The unit for a schema node (following `$ref`s to their target), walking it when new.
-fn unit_for<'s>(cx: &LintContext<'s>, node: Node<'s>,
+fn unit_for<'s>(
+    cx: &LintContext<'s>,
+    node: Node<'s>,
     units: &mut Vec<Unit>,
     index: &mut HashMap<(FileId, String), usize>,
     sites: &mut Vec<SchemaSite<'s>>,
@@ -388,7 +390,9 @@ fn unit_for<'s>(cx: &LintContext<'s>, node: Node<'s>,
         let resolved = match cx.spec.deref(&ref_node) {
             Ok(resolved) => resolved,
             Err(e) => {
-                cx.broken.borrow_mut().push(e);
+                if let Ok(mut broken) = cx.broken.lock() {
+                    broken.push(e);
+                }
                 continue;
             }
         };
@@ -404,12 +408,15 @@ fn unit_for<'s>(cx: &LintContext<'s>, node: Node<'s>,
 
 /// Records `node` and its subschemas as sites; `$ref`s found are returned for their own units.
 #[allow(clippy::too_many_arguments)]
-fn walk<'s>(cx: &LintContext<'s>, node: &Node<'s>,
+fn walk<'s>(
+    cx: &LintContext<'s>,
+    node: &Node<'s>,
     position: Position,
     closed: bool,
     is_ref_target: bool,
     depth: usize,
-    sites: &mut Vec<SchemaSite<'s>>, refs: &mut Vec<(Node<'s>, bool, bool)>,
+    sites: &mut Vec<SchemaSite<'s>>,
+    refs: &mut Vec<(Node<'s>, bool, bool)>,
 ) {
     if depth > 64 {
         return;

@@ -133,47 +133,40 @@ impl Rule for InternalError {
 
 /// Runs every enabled rule over the spec and returns the findings, sorted by file and position.
 pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
-    let mut all = Vec::new();
-    for rule in registry::RULES {
-        let meta = rule.meta();
-        let Some(severity) = config.severity(meta) else {
-            continue;
-        };
-        let mut out = Findings {
-            meta,
-            items: Vec::new(),
-        };
-        match catch_unwind(AssertUnwindSafe(|| rule.check(cx, &mut out))) {
-            Ok(()) => {
-                for mut finding in out.items {
-                    finding.severity = severity;
-                    all.push(finding);
-                }
-            }
-            Err(panic) => {
-                let reason = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown cause".into());
-                let mut out = Findings {
-                    meta: INTERNAL_ERROR,
-                    items: Vec::new(),
-                };
-                out.report(
-                    &cx.spec.root(),
-                    format!(
-                        "rule {} ({}) failed and was skipped: {reason}",
-                        meta.code, meta.name
-                    ),
-                    Vec::new(),
-                )
-                .hint("the other rules ran; please report this with the spec that caused it");
-                all.extend(out.items);
-            }
+    // Shared work first, then the rules on two threads (this machine class has two cores; rules only
+    // read the context, and each thread keeps its own findings).
+    let _ = cx.request_schemas();
+    let enabled: Vec<(&dyn Rule, Severity)> = registry::RULES
+        .iter()
+        .filter_map(|r| config.severity(r.meta()).map(|s| (*r, s)))
+        .collect();
+    let run = |rules: Vec<(&dyn Rule, Severity)>| -> Vec<Finding> {
+        let mut found = Vec::new();
+        for (rule, severity) in rules {
+            found.extend(run_rule(cx, rule, severity));
         }
-    }
-    all.retain(|f| !ignored_inline(cx.spec, f) && !config.excludes(f));
+        found
+    };
+    let (first, second): (Vec<_>, Vec<_>) = enabled
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let strip = |half: Vec<(usize, (&'static dyn Rule, Severity))>| {
+        half.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+    };
+    let (first, second) = (strip(first), strip(second));
+    let mut all = std::thread::scope(|scope| {
+        let other = scope.spawn(|| run(second));
+        let mut mine = run(first);
+        mine.extend(other.join().unwrap_or_default());
+        mine
+    });
+    let any_inline_ignore = cx
+        .spec
+        .files()
+        .iter()
+        .any(|f| f.text.contains("x-specgate-ignore"));
+    all.retain(|f| !(config.excludes(f) || any_inline_ignore && ignored_inline(cx.spec, f)));
     all.sort_by(|a, b| {
         (&a.location.file, a.location.line, a.location.column, a.code).cmp(&(
             &b.location.file,
@@ -184,6 +177,46 @@ pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
     });
     all.dedup();
     all
+}
+
+/// One rule's findings at the configured severity; a rule that panics yields an internal error.
+fn run_rule(cx: &LintContext, rule: &dyn Rule, severity: Severity) -> Vec<Finding> {
+    let meta = rule.meta();
+    let mut out = Findings {
+        meta,
+        items: Vec::new(),
+    };
+    match catch_unwind(AssertUnwindSafe(|| rule.check(cx, &mut out))) {
+        Ok(()) => out
+            .items
+            .into_iter()
+            .map(|mut f| {
+                f.severity = severity;
+                f
+            })
+            .collect(),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            let mut out = Findings {
+                meta: INTERNAL_ERROR,
+                items: Vec::new(),
+            };
+            out.report(
+                &cx.spec.root(),
+                format!(
+                    "rule {} ({}) failed and was skipped: {reason}",
+                    meta.code, meta.name
+                ),
+                Vec::new(),
+            )
+            .hint("the other rules ran; please report this with the spec that caused it");
+            out.items
+        }
+    }
 }
 
 /// Whether an `x-specgate-ignore: [CODE or name, …]` on the finding's node or an ancestor silences it.

@@ -73,8 +73,16 @@ pub fn summary(findings: &[Finding]) -> String {
 /// The documented, stable JSON format: `{"version": 1, "findings": [...]}`; each finding has `code`,
 /// `rule`, `severity`, `message`, `file`, `line`, `column`, `pointer`, `operations` and maybe `hint`.
 pub fn json(findings: &[Finding]) -> String {
-    let mut text = serde_json::to_string_pretty(&json!({"version": 1, "findings": findings}))
-        .unwrap_or_default();
+    #[derive(serde::Serialize)]
+    struct Log<'f> {
+        version: u32,
+        findings: &'f [Finding],
+    }
+    let mut text = serde_json::to_string_pretty(&Log {
+        version: 1,
+        findings,
+    })
+    .unwrap_or_default();
     text.push('\n');
     text
 }

@@ -8,6 +8,8 @@ mod json;
 pub mod spans;
 mod yaml;
 
+pub use yaml::resolve_plain as resolve_plain_yaml_scalar;
+
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -174,12 +176,22 @@ pub struct Node<'s> {
 impl<'s> Node<'s> {
     /// The whole of a file.
     pub fn root_of(file: &'s SourceFile, file_id: FileId) -> Self {
-        Node { file, file_id, pointer: String::new(), value: &file.value }
+        Node {
+            file,
+            file_id,
+            pointer: String::new(),
+            value: &file.value,
+        }
     }
 
     /// The node at `pointer` in `file` (a null value when the pointer leads nowhere).
     pub fn at(file: &'s SourceFile, file_id: FileId, pointer: &str) -> Self {
-        Node { file, file_id, pointer: pointer.to_owned(), value: lookup(&file.value, pointer).unwrap_or(&Value::Null) }
+        Node {
+            file,
+            file_id,
+            pointer: pointer.to_owned(),
+            value: lookup(&file.value, pointer).unwrap_or(&Value::Null),
+        }
     }
 
     pub fn value(&self) -> &'s Value {
@@ -203,7 +215,12 @@ impl<'s> Node<'s> {
         pointer.push_str(&self.pointer);
         pointer.push('/');
         pointer.push_str(&escaped);
-        Node { file: self.file, file_id: self.file_id, pointer, value: value.unwrap_or(&Value::Null) }
+        Node {
+            file: self.file,
+            file_id: self.file_id,
+            pointer,
+            value: value.unwrap_or(&Value::Null),
+        }
     }
 }
 
@@ -258,7 +275,9 @@ impl Spec {
     }
 
     pub fn file(&self, id: FileId) -> &SourceFile {
-        self.files.get(id).unwrap_or_else(|| unreachable!("file ids come from this spec"))
+        self.files
+            .get(id)
+            .unwrap_or_else(|| unreachable!("file ids come from this spec"))
     }
 
     pub fn node(&self, file_id: FileId, pointer: &str) -> Node<'_> {
@@ -371,7 +390,10 @@ impl Spec {
 
     fn open(&self, path: &Path, display: String) -> Result<FileId, Diagnostic> {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let mut by_path = self.by_path.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut by_path = self
+            .by_path
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(&id) = by_path.get(&key) {
             return Ok(id);
         }

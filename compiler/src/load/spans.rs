@@ -42,21 +42,29 @@ pub fn locate(root_value: &Value, root_span: &SpanNode, pointer: &str, at_key: b
         return pos;
     }
     for raw in pointer.strip_prefix('/').unwrap_or(pointer).split('/') {
-        let segment = specgate_plan::unescape_pointer(raw);
-        let index = match value {
-            Value::Object(map) => map.keys().position(|k| *k == segment),
-            Value::Array(items) => segment.parse::<usize>().ok().filter(|i| *i < items.len()),
+        let segment: std::borrow::Cow<str> = if raw.contains('~') {
+            specgate_plan::unescape_pointer(raw).into()
+        } else {
+            raw.into()
+        };
+        let found = match value {
+            Value::Object(map) => map
+                .iter()
+                .enumerate()
+                .find(|(_, (k, _))| **k == *segment)
+                .map(|(i, (_, v))| (i, v)),
+            Value::Array(items) => segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get(i).map(|v| (i, v))),
             _ => None,
         };
-        let (Some(index), Some(child_span)) = (index, index.and_then(|i| span.children.get(i)))
+        let Some((child_span, child)) =
+            found.and_then(|(i, v)| span.children.get(i).map(|s| (s, v)))
         else {
             return pos;
         };
-        value = match value {
-            Value::Object(map) => map.values().nth(index).unwrap_or(value),
-            Value::Array(items) => &items[index],
-            _ => value,
-        };
+        value = child;
         span = child_span;
         pos = if at_key { span.key } else { span.value };
     }

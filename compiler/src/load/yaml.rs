@@ -49,6 +49,7 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
     root: Option<Node>,
+    documents: usize,
 }
 
 fn pos(span: &Span) -> Pos {
@@ -58,6 +59,8 @@ fn pos(span: &Span) -> Pos {
     }
 }
 
+type Item<'t> = Result<(Event<'t>, Span), saphyr_parser::ScanError>;
+
 /// Parses one YAML document into a value and its positions.
 pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseError> {
     let mut builder = Builder {
@@ -66,24 +69,35 @@ pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseErro
         anchors: HashMap::new(),
         alias_nodes: 0,
         root: None,
+        documents: 0,
     };
-    let mut documents = 0;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| ParseError {
+    for item in Parser::new_from_str(text) {
+        builder.handle(item)?;
+    }
+    match builder.root {
+        Some(node) => Ok((node.value, node.span)),
+        None => Ok((Value::Null, SpanNode::default())),
+    }
+}
+
+impl Builder<'_> {
+    /// Takes one event of the stream.
+    fn handle(&mut self, item: Item<'_>) -> Result<(), ParseError> {
+        let (event, span) = item.map_err(|e| ParseError {
             pos: Pos {
                 line: e.marker().line() as u32,
                 column: e.marker().col() as u32 + 1,
             },
-            pointer: builder.pointer(),
+            pointer: self.pointer(),
             message: format!("invalid YAML: {}", e.info()),
             hint: Some("check the indentation and quoting around this line".into()),
         })?;
         let at = pos(&span);
         match event {
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(builder.error(
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(self.error(
                         at,
                         "the file holds more than one YAML document",
                         Some("an OpenAPI file is a single document; remove the extra `---`"),
@@ -91,16 +105,16 @@ pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseErro
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let value = builder.scalar(
+                let value = self.scalar(
                     &text,
                     style,
                     tag.as_deref()
                         .map(|t| (t.handle.as_str(), t.suffix.as_str())),
                     at,
                 )?;
-                builder.push(value, anchor, at, Some(&text))?;
+                self.push(value, anchor, at, Some(&text))?;
             }
-            Event::MappingStart(anchor, _) => builder.open(
+            Event::MappingStart(anchor, _) => self.open(
                 Frame::Map {
                     map: Map::new(),
                     spans: Vec::new(),
@@ -112,7 +126,7 @@ pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseErro
                 },
                 at,
             )?,
-            Event::SequenceStart(anchor, _) => builder.open(
+            Event::SequenceStart(anchor, _) => self.open(
                 Frame::Seq {
                     items: Vec::new(),
                     spans: Vec::new(),
@@ -122,33 +136,30 @@ pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseErro
                 },
                 at,
             )?,
-            Event::MappingEnd | Event::SequenceEnd => builder.close()?,
+            Event::MappingEnd | Event::SequenceEnd => self.close()?,
             Event::Alias(id) => {
-                let node = builder
+                let node = self
                     .anchors
                     .get(&id)
                     .cloned()
-                    .ok_or_else(|| builder.error(at, "alias to an unknown anchor", None))?;
-                builder.alias_nodes += node.size;
-                if builder.alias_nodes > builder.limits.max_alias_nodes {
-                    return Err(builder.error(
+                    .ok_or_else(|| self.error(at, "alias to an unknown anchor", None))?;
+                self.alias_nodes += node.size;
+                if self.alias_nodes > self.limits.max_alias_nodes {
+                    return Err(self.error(
                         at,
                         &format!(
                             "YAML aliases expand to more than {} nodes",
-                            builder.limits.max_alias_nodes
+                            self.limits.max_alias_nodes
                         ),
                         Some("this looks like an alias bomb (billion laughs); write the data out or use $ref"),
                     ));
                 }
                 let key_text = node.value.as_str().map(str::to_owned);
-                builder.attach(node, at, key_text.as_deref())?;
+                self.attach(node, at, key_text.as_deref())?;
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
-    }
-    match builder.root {
-        Some(node) => Ok((node.value, node.span)),
-        None => Ok((Value::Null, SpanNode::default())),
+        Ok(())
     }
 }
 
@@ -297,7 +308,12 @@ impl Builder<'_> {
                     else {
                         return Err(self.error(at, "a mapping key must be text", None));
                     };
-                    if let Some(index) = map.keys().position(|k| *k == text) {
+                    // Hash lookup first: the linear search for the position is only for duplicates.
+                    if let Some(index) = map
+                        .contains_key(text.as_str())
+                        .then(|| map.keys().position(|k| *k == text))
+                        .flatten()
+                    {
                         if let Some(i) = merged.iter().position(|k| *k == text) {
                             // An explicit key overrides one merged in with `<<`.
                             merged.swap_remove(i);
@@ -419,6 +435,23 @@ fn merge_into(
             }
         }
     }
+}
+
+/// The value of a plain (unquoted) scalar by the YAML 1.2 core schema: null, booleans, integers and
+/// floats; anything else, including `.inf` and `.nan`, is text.
+pub fn resolve_plain(text: &str) -> Value {
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Value::Null;
+    }
+    if let Some(b) = resolve_bool(text) {
+        return Value::Bool(b);
+    }
+    if looks_numeric(text)
+        && let Some(n) = resolve_number(text)
+    {
+        return Value::Number(n);
+    }
+    Value::String(text.to_owned())
 }
 
 fn resolve_bool(text: &str) -> Option<bool> {

@@ -75,13 +75,19 @@ fn is_bounded(schema: &Map<String, Value>) -> bool {
 }
 
 /// The keywords that hold for a site as a whole (see [`SchemaSite::whole`]).
-pub(crate) fn whole<'a, 's>(cx: &LintContext<'s>, site: &'a SchemaSite<'s>) -> Option<&'a Map<String, Value>> {
+pub(crate) fn whole<'a, 's>(
+    cx: &LintContext<'s>,
+    site: &'a SchemaSite<'s>,
+) -> Option<&'a Map<String, Value>> {
     site.whole(cx)
 }
 
 /// The keywords of a site merged with those of its `$ref` target and `allOf` branches, the site's
 /// own first, whatever its position.
-pub(crate) fn with_own_keywords<'a, 's>(cx: &LintContext<'s>, site: &'a SchemaSite<'s>) -> &'a Map<String, Value> {
+pub(crate) fn with_own_keywords<'a, 's>(
+    cx: &LintContext<'s>,
+    site: &'a SchemaSite<'s>,
+) -> &'a Map<String, Value> {
     site.merged(cx)
 }
 
