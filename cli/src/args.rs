@@ -30,6 +30,9 @@ pub enum Command {
         /// A rule code (SG101) or name (open-request-object).
         rule: Option<String>,
     },
+    /// Run the sidecar: a reverse proxy beside a service that lets through only what the spec allows.
+    /// Every flag can also be given as an environment variable SPECGATE_<FLAG>.
+    Run(RunArgs),
     /// Print a plan's routes and the policies that guard them.
     Inspect {
         /// A plan written by `specgate compile`, or a spec (compiled on the fly).
@@ -74,4 +77,57 @@ pub enum FailOn {
     Info,
     Warning,
     Error,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The spec to enforce (compiled at start).
+    #[arg(
+        long,
+        env = "SPECGATE_SPEC",
+        value_name = "FILE",
+        required_unless_present = "plan",
+        conflicts_with = "plan"
+    )]
+    pub spec: Option<PathBuf>,
+    /// A plan written by `specgate compile`.
+    #[arg(long, env = "SPECGATE_PLAN", value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// The service's base URL (http://host:port[/prefix]), or `echo` for the built-in upstream that
+    /// answers with a description of what it received.
+    #[arg(long, env = "SPECGATE_UPSTREAM", value_name = "URL|echo")]
+    pub upstream: String,
+    /// Where to listen for clients.
+    #[arg(
+        long,
+        env = "SPECGATE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: std::net::SocketAddr,
+    #[arg(long, env = "SPECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// Time a client has to send a request's head.
+    #[arg(long, env = "SPECGATE_HEADER_READ_TIMEOUT", default_value = "10s")]
+    pub header_read_timeout: specgate_plan::units::Duration,
+    /// Time a client has to send a request's body.
+    #[arg(long, env = "SPECGATE_BODY_READ_TIMEOUT", default_value = "30s")]
+    pub body_read_timeout: specgate_plan::units::Duration,
+    /// Time allowed to connect to the upstream.
+    #[arg(long, env = "SPECGATE_CONNECT_TIMEOUT", default_value = "5s")]
+    pub connect_timeout: specgate_plan::units::Duration,
+    /// Time the upstream has to start answering.
+    #[arg(long, env = "SPECGATE_UPSTREAM_TIMEOUT", default_value = "30s")]
+    pub upstream_timeout: specgate_plan::units::Duration,
+    /// Time in-flight requests have to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SPECGATE_SHUTDOWN_GRACE", default_value = "10s")]
+    pub shutdown_grace: specgate_plan::units::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per request.
+    Json,
+    /// One readable line per request.
+    Text,
 }

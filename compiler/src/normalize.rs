@@ -20,7 +20,7 @@ use crate::diagnostic::Diagnostic;
 use crate::load::{Dialect, FileId, Node, Spec};
 
 /// Keywords whose value is one subschema.
-const ONE: &[&str] = &[
+pub(crate) const ONE: &[&str] = &[
     "additionalProperties",
     "unevaluatedProperties",
     "items",
@@ -35,9 +35,9 @@ const ONE: &[&str] = &[
     "contentSchema",
 ];
 /// Keywords whose value is a list of subschemas.
-const LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+pub(crate) const LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Keywords whose value maps names to subschemas.
-const MAP: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
+pub(crate) const MAP: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
 /// Keywords a request validator has no use for.
 const DROPPED: &[&str] = &[
     "description",

@@ -16,11 +16,21 @@ pub const DEPTH_CEILING: u32 = 126;
 /// Errors carry serde_json's line and column. Their messages start with `duplicate key` or
 /// `nesting deeper than` for those two refusals.
 pub fn parse_strict(text: &[u8], max_depth: u32) -> Result<Value, serde_json::Error> {
+    parse_bounded(text, max_depth, true)
+}
+
+/// Like [`parse_strict`]; with `reject_duplicates` false, a repeated key keeps its last value.
+pub fn parse_bounded(
+    text: &[u8],
+    max_depth: u32,
+    reject_duplicates: bool,
+) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(text);
     let max_depth = max_depth.min(DEPTH_CEILING);
     let value = Strict {
         depth_left: max_depth,
         max_depth,
+        reject_duplicates,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -31,6 +41,7 @@ pub fn parse_strict(text: &[u8], max_depth: u32) -> Result<Value, serde_json::Er
 struct Strict {
     depth_left: u32,
     max_depth: u32,
+    reject_duplicates: bool,
 }
 
 impl Strict {
@@ -91,7 +102,7 @@ impl<'de> Visitor<'de> for Strict {
         let inner = self.nested()?;
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if map.contains_key(&key) {
+            if self.reject_duplicates && map.contains_key(&key) {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
             }
             let value = access.next_value_seed(inner)?;

@@ -5,5 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
+pub mod sidecar;
 
 pub use engine::{Engine, LoadError};

@@ -53,11 +53,10 @@ pub fn shared_spec_files() -> Vec<PathBuf> {
     files
 }
 
-/// The root files of the example specs in `specs/` (fragments of multi-file specs excluded).
-pub fn example_specs() -> Vec<PathBuf> {
-    let specs = repo_root().join("specs");
-    let mut roots = Vec::new();
-    let mut stack = vec![specs];
+/// Every YAML or JSON file under `dir`, recursively, sorted.
+pub fn spec_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -66,19 +65,30 @@ pub fn example_specs() -> Vec<PathBuf> {
             } else if matches!(
                 path.extension().and_then(|e| e.to_str()),
                 Some("yaml" | "yml" | "json")
-            ) && std::fs::read_to_string(&path).is_ok_and(|t| {
-                t.lines()
-                    .any(|l| l.starts_with("openapi:") || l.trim_start().starts_with("\"openapi\""))
-            }) {
-                roots.push(path);
+            ) {
+                files.push(path);
             }
         }
     }
-    roots.sort();
-    roots
+    files.sort();
+    files
 }
 
-/// The `specgate` binary, built once if the test run has not built it yet.
+/// The root files of the example specs in `specs/` (fragments of multi-file specs excluded).
+pub fn example_specs() -> Vec<PathBuf> {
+    spec_files(&repo_root().join("specs"))
+        .into_iter()
+        .filter(|path| {
+            std::fs::read_to_string(path).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| l.starts_with("openapi:") || l.trim_start().starts_with("\"openapi\""))
+            })
+        })
+        .collect()
+}
+
+/// The `specgate` binary. `cargo test --workspace` builds it (the `cli` crate has integration tests);
+/// when it is missing (say, `cargo test -p specgate-tests` on a fresh checkout), it is built here.
 pub fn specgate() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -90,6 +100,10 @@ pub fn specgate() -> PathBuf {
                 .and_then(Path::parent)
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
+            let binary = profile_dir.join("specgate");
+            if binary.is_file() {
+                return binary;
+            }
             let profile = profile_dir
                 .file_name()
                 .and_then(|n| n.to_str())

@@ -61,21 +61,10 @@ fn x_security_objects_match_the_published_json_schema() {
         &std::fs::read_to_string(root.join("docs/x-security.schema.json")).expect("schema file"),
     )
     .expect("schema is JSON");
-    let mut files = Vec::new();
-    let mut stack = vec![root.join("specs")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
-                files.push(path);
-            }
-        }
-    }
+    let files: Vec<_> = specgate_tests::spec_files(&root.join("specs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "json"))
+        .collect();
     let mut checked = 0;
     for path in files {
         let value = load::read_value(&path, &Limits::default()).unwrap_or_else(|d| panic!("{d}"));

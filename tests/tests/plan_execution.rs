@@ -31,7 +31,7 @@ fn read_only_properties_and_undeclared_properties_are_refused_in_requests() {
     let create = body_validator(&engine, "createPet");
     let valid =
         json!({"petType": "dog", "name": "Rex", "birthDate": "2020-01-01", "breed": "collie"});
-    let errors = create.errors(&valid);
+    let errors = create.failures(&valid);
     assert!(create.is_valid(&valid), "{errors:?}");
     let mut with_id = valid.clone();
     with_id["id"] = json!(42);
@@ -56,7 +56,7 @@ fn recursive_schemas_validate_at_any_depth() {
     let replace = body_validator(&engine, "replaceCategoryTree");
     let leaf = json!({"name": "leaf"});
     let tree = json!({"name": "root", "children": [{"name": "a", "children": [leaf]}]});
-    assert!(replace.is_valid(&tree), "{:?}", replace.errors(&tree));
+    assert!(replace.is_valid(&tree), "{:?}", replace.failures(&tree));
     let bad = json!({"name": "root", "children": [{"name": "a", "children": [{"name": 7}]}]});
     assert!(!replace.is_valid(&bad));
 }

@@ -4,6 +4,7 @@ mod compile;
 mod inspect;
 mod lint;
 mod rules;
+mod run;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub fn run(args: Args) -> Outcome {
         Command::Inspect { plan } => inspect::run(&plan),
         Command::Lint(args) => lint::run(&args),
         Command::Rules { rule } => rules::run(rule.as_deref()),
+        Command::Run(args) => run::run(&args),
     }
 }
 

@@ -9,23 +9,7 @@ use specgate_plan::{Operation, Plan};
 
 use crate::load::{FileId, Node, Spec};
 
-/// Keywords whose value is one subschema.
-const ONE: &[&str] = &[
-    "additionalProperties",
-    "unevaluatedProperties",
-    "items",
-    "additionalItems",
-    "contains",
-    "propertyNames",
-    "not",
-    "if",
-    "then",
-    "else",
-    "unevaluatedItems",
-    "contentSchema",
-];
-const LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
-const MAP: &[&str] = &["properties", "patternProperties", "dependentSchemas"];
+use crate::normalize::{LIST, MAP, ONE};
 
 /// One operation as the linter sees it.
 #[derive(Debug)]

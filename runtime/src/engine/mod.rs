@@ -1,10 +1,15 @@
 //! The decision engine: a plan turned into executable form once, at load.
 
+pub mod check;
+pub mod denial;
+pub mod params;
 mod router;
 mod validator;
 
 use specgate_plan::{HttpMethod, Operation, Plan, PlanError};
 
+pub use check::Admitted;
+pub use denial::{Denial, FieldError};
 pub use router::{RouteMatch, Router};
 pub use validator::SchemaValidator;
 
@@ -51,6 +56,8 @@ pub struct CompiledOperation {
     pub operation: Operation,
     /// One validator per parameter with a schema, in the plan's parameter order.
     pub parameters: Vec<Option<SchemaValidator>>,
+    /// The shape of each parameter's value, for decoding its style (computed once, at load).
+    pub shapes: Vec<params::Shape>,
     /// Validators per request media type, in the plan's order.
     pub bodies: Vec<(String, Option<SchemaValidator>)>,
 }
@@ -103,9 +110,15 @@ impl Engine {
                     bodies.push((media.clone(), validator));
                 }
             }
+            let shapes = op
+                .parameters
+                .iter()
+                .map(|p| params::Shape::of(plan, p.schema.as_ref()))
+                .collect();
             operations.push(CompiledOperation {
                 operation: op.clone(),
                 parameters,
+                shapes,
                 bodies,
             });
         }

@@ -35,11 +35,18 @@ impl SchemaValidator {
         self.inner.is_valid(value)
     }
 
-    /// Each failure as (JSON pointer into the instance, reason), for verbose answers and logs.
-    pub fn errors(&self, value: &Value) -> Vec<(String, String)> {
+    /// Each failure as (JSON pointer into the instance, reason). Reasons name the rule broken, never
+    /// the submitted value or schema internals, so they may be shown to clients in verbose mode.
+    pub fn failures(&self, value: &Value) -> Vec<(String, String)> {
         self.inner
             .iter_errors(value)
-            .map(|e| (e.instance_path().to_string(), e.to_string()))
+            .take(20)
+            .map(|e| {
+                (
+                    e.instance_path().to_string(),
+                    super::denial::reason(e.kind()),
+                )
+            })
             .collect()
     }
 }

@@ -1,0 +1,104 @@
+//! `specgate run`: the sidecar.
+
+use std::sync::Arc;
+
+use specgate_runtime::Engine;
+use specgate_runtime::sidecar::{Config, LogFormat, Sidecar, Upstream};
+
+use super::{Outcome, load_plan};
+use crate::args::{self, RunArgs};
+
+pub fn run(args: &RunArgs) -> Outcome {
+    let source = args
+        .spec
+        .as_deref()
+        .or(args.plan.as_deref())
+        .unwrap_or(std::path::Path::new(""));
+    let plan = match load_plan(source) {
+        Ok(plan) => plan,
+        Err(outcome) => return outcome,
+    };
+    let engine = match Engine::load(&plan) {
+        Ok(engine) => Arc::new(engine),
+        Err(e) => {
+            eprintln!("error: the plan cannot be executed: {e}");
+            return Outcome::Failure;
+        }
+    };
+    let upstream = if args.upstream == "echo" {
+        Upstream::Echo
+    } else {
+        match args.upstream.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("http") && uri.authority().is_some() => {
+                Upstream::Url(uri)
+            }
+            _ => {
+                eprintln!(
+                    "error: --upstream must be http://host:port[/prefix] or `echo`, not `{}`",
+                    args.upstream
+                );
+                return Outcome::Failure;
+            }
+        }
+    };
+    let mut config = Config::new(args.listen, upstream);
+    config.log_format = match args.log_format {
+        args::LogFormat::Json => LogFormat::Json,
+        args::LogFormat::Text => LogFormat::Text,
+    };
+    config.header_read_timeout = args.header_read_timeout.get();
+    config.body_read_timeout = args.body_read_timeout.get();
+    config.connect_timeout = args.connect_timeout.get();
+    config.upstream_timeout = args.upstream_timeout.get();
+    config.shutdown_grace = args.shutdown_grace.get();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Failure;
+        }
+    };
+    runtime.block_on(async move {
+        let operations = engine.operations().len();
+        let sidecar = match Sidecar::bind(config, engine).await {
+            Ok(sidecar) => sidecar,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return Outcome::Failure;
+            }
+        };
+        let address = sidecar.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        // Tests and scripts read this line to learn the port when listening on port 0.
+        eprintln!("specgate listening on http://{address} ({operations} operations from {})", source.display());
+        // Until they land, say plainly which parts of x-security this build does not enforce.
+        eprintln!("note: this build validates routes, parameters and bodies; credentials are not verified yet, so operations that require them are refused (401); rate limits, IP, bot, CORS, host and threat rules are not enforced yet");
+        sidecar.run(shutdown_signal()).await;
+        eprintln!("specgate stopped");
+        Outcome::Success
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,536 @@
+//! The request check: route, then the operation's own refusals, then parameters, then the body.
+//!
+//! Two steps, because the body arrives after the head: [`Engine::check_head`] decides everything that
+//! the method, target and headers decide (and how large a body may be); [`Engine::check_body`]
+//! checks the body the sidecar has read within that limit. Neither does I/O.
+
+use http::request::Parts;
+use serde_json::Value;
+use specgate_plan::policy::{AcceptOrReject, Check, Mode, UnknownRoutes};
+use specgate_plan::{HttpMethod, ParameterLocation, Policy};
+
+use super::denial::{Denial, FieldError};
+use super::params::{self, Shape};
+use super::router::RouteMatch;
+use super::{CompiledOperation, Engine, SchemaValidator};
+
+/// What the head of a request was admitted as.
+#[derive(Debug)]
+pub struct Admitted<'e> {
+    /// The matched operation, or `None` for an undeclared route forwarded by `unknown-routes: allow`.
+    pub operation: Option<&'e CompiledOperation>,
+    /// The policy in force (the operation's, or the document's defaults).
+    pub policy: &'e Policy,
+    /// Violations let through because their check is in monitor mode (to log and count).
+    pub monitored: Vec<Denial>,
+}
+
+impl<'e> Admitted<'e> {
+    /// The most body bytes the request may carry.
+    pub fn body_limit(&self) -> u64 {
+        self.policy.request.max_body.0
+    }
+}
+
+/// A check's outcome under its mode: refuse, or let through and remember.
+fn apply(
+    check: Check,
+    mode: Mode,
+    denial: Denial,
+    monitored: &mut Vec<Denial>,
+) -> Result<(), Denial> {
+    match (check, mode) {
+        (Check::Off, _) => Ok(()),
+        (Check::Monitor, _) | (Check::Enforce, Mode::Monitor) => {
+            monitored.push(denial);
+            Ok(())
+        }
+        (Check::Enforce, Mode::Enforce) => Err(denial),
+    }
+}
+
+impl Engine {
+    /// Checks what the head of a request decides: route, `deny`, and every parameter.
+    pub fn check_head<'e>(&'e self, head: &Parts) -> Result<Admitted<'e>, Denial> {
+        let defaults = &self.plan().defaults;
+        let Some(method) = method_of(&head.method) else {
+            return self.unknown_route(
+                defaults,
+                Denial::MethodNotAllowed {
+                    allowed: Vec::new(),
+                },
+            );
+        };
+        let path = head.uri.path();
+        let (index, raw_params) = match self.route(method, path) {
+            RouteMatch::Found { operation, params } => (operation, params),
+            RouteMatch::MethodNotAllowed { allowed } => {
+                return self.unknown_route(defaults, Denial::MethodNotAllowed { allowed });
+            }
+            RouteMatch::NotFound => return self.unknown_route(defaults, Denial::NotFound),
+        };
+        let compiled = &self.operations()[index];
+        let policy = &compiled.operation.policy;
+        let mut monitored = Vec::new();
+        if policy.deny {
+            apply(Check::Enforce, policy.mode, Denial::Denied, &mut monitored)?;
+        }
+        // Credentials are not verified by this version of the engine (that is the next step): an
+        // operation that requires them is refused rather than let through unchecked (fail closed).
+        let anonymous_allowed = compiled.operation.security.is_empty()
+            || compiled
+                .operation
+                .security
+                .iter()
+                .any(|alternative| alternative.is_empty());
+        if !anonymous_allowed {
+            return Err(Denial::Unauthenticated);
+        }
+        let errors = self.parameter_errors(compiled, &raw_params, head);
+        if !errors.is_empty() {
+            apply(
+                policy.request.validate.parameters,
+                policy.mode,
+                Denial::InvalidParameters { errors },
+                &mut monitored,
+            )?;
+        }
+        Ok(Admitted {
+            operation: Some(compiled),
+            policy,
+            monitored,
+        })
+    }
+
+    fn unknown_route<'e>(
+        &'e self,
+        defaults: &'e Policy,
+        denial: Denial,
+    ) -> Result<Admitted<'e>, Denial> {
+        match defaults.unknown_routes {
+            UnknownRoutes::Allow => Ok(Admitted {
+                operation: None,
+                policy: defaults,
+                monitored: Vec::new(),
+            }),
+            UnknownRoutes::Reject => Err(denial),
+        }
+    }
+
+    /// Every parameter problem of a request (empty when all are valid).
+    fn parameter_errors(
+        &self,
+        compiled: &CompiledOperation,
+        raw_path: &[(&str, &str)],
+        head: &Parts,
+    ) -> Vec<FieldError> {
+        let op = &compiled.operation;
+        let mut errors = Vec::new();
+        let error = |p: &specgate_plan::Parameter, pointer: String, reason: String| FieldError {
+            location: location_name(p.location),
+            name: p.name.clone(),
+            pointer,
+            reason,
+        };
+        let shapes = &compiled.shapes;
+        // Query parameters are decoded together: exploded objects take their keys from the whole query.
+        let query_params: Vec<(usize, &specgate_plan::Parameter)> = op
+            .parameters
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.location == ParameterLocation::Query)
+            .collect();
+        let query_input: Vec<(&specgate_plan::Parameter, &Shape)> = query_params
+            .iter()
+            .map(|(i, p)| (*p, &shapes[*i]))
+            .collect();
+        let decoded = params::decode_query(&query_input, head.uri.query().unwrap_or(""));
+        if op.policy.request.unknown_query_params == AcceptOrReject::Reject {
+            for name in &decoded.unknown {
+                errors.push(FieldError {
+                    location: "query",
+                    name: name.clone(),
+                    pointer: String::new(),
+                    reason: "is not a parameter of this operation".into(),
+                });
+            }
+        }
+        let mut query_values = decoded.values.into_iter();
+        let cookies: Vec<&str> = head
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        for (i, p) in op.parameters.iter().enumerate() {
+            let shape = &shapes[i];
+            let value = match p.location {
+                ParameterLocation::Path => raw_path
+                    .iter()
+                    .find(|(name, _)| *name == p.name)
+                    .map(|(_, raw)| params::decode_path(p, shape, raw)),
+                ParameterLocation::Query => query_values.next().flatten(),
+                ParameterLocation::Header => {
+                    let values: Vec<&str> = head
+                        .headers
+                        .get_all(p.name.as_str())
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
+                    (!values.is_empty()).then(|| params::decode_header(p, shape, &values))
+                }
+                ParameterLocation::Cookie => params::decode_cookie(p, shape, &cookies),
+            };
+            let value = match value {
+                None if p.required => {
+                    errors.push(error(p, String::new(), "is required".into()));
+                    continue;
+                }
+                None => continue,
+                Some(Err(params::ParamError::Repeated)) => {
+                    errors.push(error(p, String::new(), "is given more than once".into()));
+                    continue;
+                }
+                Some(Err(params::ParamError::Malformed(why))) => {
+                    errors.push(error(p, String::new(), format!("is malformed: {why}")));
+                    continue;
+                }
+                Some(Ok(value)) => value,
+            };
+            // A parameter described by `content` holds a serialized document, parsed by its media type.
+            let value = match &p.content_type {
+                Some(media) if is_json(media) => match value.as_str().map(|s| {
+                    specgate_plan::json::parse_bounded(
+                        s.as_bytes(),
+                        op.policy.request.max_json_depth,
+                        true,
+                    )
+                }) {
+                    Some(Ok(parsed)) => parsed,
+                    _ => {
+                        errors.push(error(p, String::new(), "is not valid JSON".into()));
+                        continue;
+                    }
+                },
+                _ => value,
+            };
+            if let Some(validator) = &compiled.parameters[i] {
+                collect(validator, &value, &mut errors, |pointer, why| {
+                    error(p, pointer, why)
+                });
+            }
+        }
+        errors
+    }
+
+    /// Checks a body read within [`Admitted::body_limit`]. `content_type` is the request's header.
+    pub fn check_body(
+        &self,
+        admitted: &mut Admitted<'_>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), Denial> {
+        let Some(compiled) = admitted.operation else {
+            return Ok(());
+        };
+        let policy = admitted.policy;
+        let check = policy.request.validate.body;
+        let Some(request_body) = &compiled.operation.request_body else {
+            return Ok(());
+        };
+        if body.is_empty() {
+            if request_body.required {
+                return apply(
+                    check,
+                    policy.mode,
+                    Denial::MissingBody,
+                    &mut admitted.monitored,
+                );
+            }
+            return Ok(());
+        }
+        let media = content_type.map(media_type).unwrap_or_default();
+        let Some(position) =
+            best_media_match(compiled.bodies.iter().map(|(m, _)| m.as_str()), &media)
+        else {
+            return apply(
+                check,
+                policy.mode,
+                Denial::UnsupportedMediaType,
+                &mut admitted.monitored,
+            );
+        };
+        let (declared, validator) = &compiled.bodies[position];
+        let Some(validator) = validator else {
+            return Ok(());
+        };
+        let value = if is_json(&media) || is_json(declared) {
+            let reject_duplicates = policy.request.duplicate_json_keys == AcceptOrReject::Reject;
+            match specgate_plan::json::parse_bounded(
+                body,
+                policy.request.max_json_depth,
+                reject_duplicates,
+            ) {
+                Ok(value) => value,
+                Err(e) => {
+                    let why = e.to_string();
+                    let reason = if why.starts_with("duplicate key") {
+                        "has a repeated key"
+                    } else if why.starts_with("nesting deeper") {
+                        "nests too deeply"
+                    } else {
+                        "is not valid JSON"
+                    };
+                    let errors = vec![FieldError {
+                        location: "body",
+                        name: String::new(),
+                        pointer: String::new(),
+                        reason: reason.into(),
+                    }];
+                    return apply(
+                        check,
+                        policy.mode,
+                        Denial::InvalidBody { errors },
+                        &mut admitted.monitored,
+                    );
+                }
+            }
+        } else if media == "application/x-www-form-urlencoded" {
+            self.form_value(compiled, position, body)
+        } else {
+            // Other media types (multipart, binary, text) are size-checked only.
+            return Ok(());
+        };
+        let mut errors = Vec::new();
+        collect(validator, &value, &mut errors, |pointer, why| FieldError {
+            location: "body",
+            name: String::new(),
+            pointer,
+            reason: why,
+        });
+        if errors.is_empty() {
+            return Ok(());
+        }
+        apply(
+            check,
+            policy.mode,
+            Denial::InvalidBody { errors },
+            &mut admitted.monitored,
+        )
+    }
+
+    /// A form body as an object, each property decoded by its schema's shape and its `encoding`.
+    fn form_value(&self, compiled: &CompiledOperation, position: usize, body: &[u8]) -> Value {
+        let op = &compiled.operation;
+        let (media, _) = &compiled.bodies[position];
+        let Some(content) = op.request_body.as_ref().and_then(|b| b.content.get(media)) else {
+            return Value::Null;
+        };
+        let text = String::from_utf8_lossy(body);
+        let object_shape = Shape::of(self.plan(), content.schema.as_ref());
+        let properties: Vec<(String, Shape)> = match &object_shape {
+            Shape::Object { properties, .. } => properties
+                .keys()
+                .map(|name| {
+                    (
+                        name.clone(),
+                        Shape::of(
+                            self.plan(),
+                            property_schema(self.plan(), content.schema.as_ref(), name, 0),
+                        ),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let as_parameters: Vec<specgate_plan::Parameter> = properties
+            .iter()
+            .map(|(name, _)| {
+                let encoding = content.encoding.get(name);
+                let style = encoding
+                    .and_then(|e| e.style)
+                    .unwrap_or(specgate_plan::Style::Form);
+                specgate_plan::Parameter {
+                    name: name.clone(),
+                    location: ParameterLocation::Query,
+                    style,
+                    explode: encoding
+                        .and_then(|e| e.explode)
+                        .unwrap_or(style == specgate_plan::Style::Form),
+                    required: false,
+                    allow_reserved: false,
+                    allow_empty_value: true,
+                    content_type: None,
+                    schema: None,
+                }
+            })
+            .collect();
+        let input: Vec<(&specgate_plan::Parameter, &Shape)> = as_parameters
+            .iter()
+            .zip(properties.iter().map(|(_, s)| s))
+            .collect();
+        let decoded = params::decode_query(&input, &text);
+        let mut object = serde_json::Map::new();
+        for ((name, _), value) in properties.iter().zip(decoded.values) {
+            if let Some(Ok(value)) = value {
+                object.insert(name.clone(), value);
+            } else if let Some(Err(_)) = value {
+                // A malformed or repeated field stays a string the schema will refuse.
+                object.insert(name.clone(), Value::Null);
+            }
+        }
+        for name in decoded.unknown {
+            object.insert(name, Value::String(String::new()));
+        }
+        Value::Object(object)
+    }
+}
+
+fn collect(
+    validator: &SchemaValidator,
+    value: &Value,
+    errors: &mut Vec<FieldError>,
+    make: impl Fn(String, String) -> FieldError,
+) {
+    if validator.is_valid(value) {
+        return;
+    }
+    for (pointer, why) in validator.failures(value) {
+        errors.push(make(pointer, why));
+    }
+}
+
+/// The schema of property `name` of an object schema, following `$ref`s and `allOf` branches.
+fn property_schema<'p>(
+    plan: &'p specgate_plan::Plan,
+    schema: Option<&'p Value>,
+    name: &str,
+    depth: usize,
+) -> Option<&'p Value> {
+    let schema = schema?;
+    if depth > 16 {
+        return None;
+    }
+    if let Some(found) = schema.get("properties").and_then(|p| p.get(name)) {
+        return Some(found);
+    }
+    if let Some(id) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix(specgate_plan::DEFS_PREFIX))
+        && let Some(found) = property_schema(
+            plan,
+            plan.schemas.get(&specgate_plan::unescape_pointer(id)),
+            name,
+            depth + 1,
+        )
+    {
+        return Some(found);
+    }
+    schema
+        .get("allOf")?
+        .as_array()?
+        .iter()
+        .find_map(|branch| property_schema(plan, Some(branch), name, depth + 1))
+}
+
+fn location_name(location: ParameterLocation) -> &'static str {
+    match location {
+        ParameterLocation::Path => "path",
+        ParameterLocation::Query => "query",
+        ParameterLocation::Header => "header",
+        ParameterLocation::Cookie => "cookie",
+    }
+}
+
+fn method_of(method: &http::Method) -> Option<HttpMethod> {
+    HttpMethod::ALL
+        .into_iter()
+        .find(|m| m.as_str() == method.as_str())
+}
+
+/// The media type of a Content-Type value: lower case, without parameters.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// JSON, or a `+json` structured syntax suffix.
+fn is_json(media: &str) -> bool {
+    media == "application/json" || media.ends_with("+json")
+}
+
+/// The declared media type (or range) that best fits `media`: exact, then patterns (`application/*`,
+/// `application/*+json`), the ones with fewer wildcards first, then `*/*`.
+pub fn best_media_match<'a>(declared: impl Iterator<Item = &'a str>, media: &str) -> Option<usize> {
+    if media.is_empty() {
+        return None;
+    }
+    let (kind, subtype) = media.split_once('/').unwrap_or((media, ""));
+    declared
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let d = d.split(';').next().unwrap_or("").trim();
+            let (dk, ds) = d.split_once('/').unwrap_or((d, ""));
+            let fits = glob(dk, kind) && glob(ds, subtype);
+            fits.then(|| (d.matches('*').count(), i))
+        })
+        .min()
+        .map(|(_, i)| i)
+}
+
+/// A media-type part against a pattern where `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern.eq_ignore_ascii_case(text),
+        Some((before, after)) => {
+            text.len() >= before.len() + after.len()
+                && text[..before.len()].eq_ignore_ascii_case(before)
+                && text[text.len() - after.len()..].eq_ignore_ascii_case(after)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_match_exact_then_patterns() {
+        let declared = [
+            "application/json",
+            "application/*+json",
+            "*/*",
+            "application/*",
+        ];
+        assert_eq!(
+            best_media_match(declared.iter().copied(), "application/json"),
+            Some(0)
+        );
+        assert_eq!(
+            best_media_match(declared.iter().copied(), "application/merge-patch+json"),
+            Some(1)
+        );
+        assert_eq!(
+            best_media_match(declared.iter().copied(), "application/xml"),
+            Some(3)
+        );
+        assert_eq!(
+            best_media_match(declared.iter().copied(), "text/plain"),
+            Some(2)
+        );
+        assert_eq!(
+            best_media_match(["application/json"].into_iter(), "text/plain"),
+            None
+        );
+        assert_eq!(best_media_match(["application/json"].into_iter(), ""), None);
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
+    }
+}

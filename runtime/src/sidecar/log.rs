@@ -1,0 +1,118 @@
+//! One access-log line per request on standard output: JSON for machines, text for people.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use crate::engine::Denial;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// What is known of a request as it goes through; secrets (credentials, bodies) are never recorded.
+#[derive(Debug)]
+pub struct Entry {
+    time: f64,
+    request_id: String,
+    client: String,
+    method: String,
+    path: String,
+    protocol: String,
+    operation: Option<String>,
+    status: u16,
+    decision: &'static str,
+    reason: Option<&'static str>,
+    monitored: Vec<&'static str>,
+    latency: Duration,
+    bytes_in: usize,
+    bytes_out: Option<u64>,
+}
+
+impl Entry {
+    pub fn new(request_id: &str, peer: SocketAddr, parts: &http::request::Parts) -> Self {
+        Self {
+            time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            request_id: request_id.to_owned(),
+            client: peer.ip().to_string(),
+            method: parts.method.as_str().to_owned(),
+            path: parts.uri.path().to_owned(),
+            protocol: format!("{:?}", parts.version),
+            operation: None,
+            status: 0,
+            decision: "forward",
+            reason: None,
+            monitored: Vec::new(),
+            latency: Duration::ZERO,
+            bytes_in: 0,
+            bytes_out: None,
+        }
+    }
+
+    pub fn operation(&mut self, id: Option<&str>) {
+        self.operation = id.map(str::to_owned);
+    }
+
+    pub fn deny(&mut self, denial: &Denial) {
+        self.decision = "deny";
+        self.reason = Some(denial.reason());
+    }
+
+    pub fn monitored(&mut self, violations: &[Denial]) {
+        self.monitored = violations.iter().map(Denial::reason).collect();
+        if !violations.is_empty() {
+            self.decision = "monitor";
+        }
+    }
+
+    pub fn bytes_in(&mut self, n: usize) {
+        self.bytes_in = n;
+    }
+
+    pub fn finish(&mut self, status: u16, bytes_out: Option<u64>, latency: Duration) {
+        self.status = status;
+        self.bytes_out = bytes_out;
+        self.latency = latency;
+    }
+}
+
+pub fn write(format: LogFormat, e: &Entry) {
+    let line = match format {
+        LogFormat::Json => json!({
+            "time": e.time,
+            "request_id": e.request_id,
+            "client": e.client,
+            "method": e.method,
+            "path": e.path,
+            "protocol": e.protocol,
+            "operation": e.operation,
+            "status": e.status,
+            "decision": e.decision,
+            "reason": e.reason,
+            "monitored": e.monitored,
+            "latency_ms": e.latency.as_secs_f64() * 1000.0,
+            "bytes_in": e.bytes_in,
+            "bytes_out": e.bytes_out,
+        })
+        .to_string(),
+        LogFormat::Text => format!(
+            "{} {} {} {} -> {} {}{} {:.2}ms",
+            e.request_id,
+            e.client,
+            e.method,
+            e.path,
+            e.status,
+            e.decision,
+            e.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+            e.latency.as_secs_f64() * 1000.0
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}

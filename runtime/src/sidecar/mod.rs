@@ -1,0 +1,422 @@
+//! The sidecar: a reverse proxy that moves bytes and asks the [`Engine`] what to do with them.
+//!
+//! Per request: read the head (bounded size and time), ask the engine, read the body up to the
+//! operation's limit (counted while streaming, whatever Content-Length says), ask again, forward to
+//! the upstream with the forwarding headers set, and pass the answer back with the response headers
+//! the policy sets. Every refusal is a problem+json answer; every request gives one access-log line.
+
+mod echo;
+mod log;
+mod problem;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use specgate_plan::Policy;
+use tokio::net::TcpListener;
+
+use crate::engine::{Denial, Engine};
+
+pub use log::LogFormat;
+
+/// Where requests that pass go.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// The built-in upstream: answers 200 with a JSON description of what it received.
+    Echo,
+    /// A service, such as `http://127.0.0.1:8080`.
+    Url(Uri),
+}
+
+/// Deployment facts of a sidecar (never in the spec).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub upstream: Upstream,
+    pub log_format: LogFormat,
+    /// Time allowed for a client to send a request's head.
+    pub header_read_timeout: Duration,
+    /// Time allowed for a client to send a request's body.
+    pub body_read_timeout: Duration,
+    /// Time allowed to connect to the upstream.
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream's answer to begin.
+    pub upstream_timeout: Duration,
+    /// Idle keep-alive connections to the upstream are closed after this.
+    pub idle_timeout: Duration,
+    /// The longest request target (path and query) accepted.
+    pub max_uri_bytes: usize,
+    /// The most header bytes accepted in a request.
+    pub max_header_bytes: usize,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr, upstream: Upstream) -> Self {
+        Self {
+            listen,
+            upstream,
+            log_format: LogFormat::Json,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+struct Shared {
+    engine: Arc<Engine>,
+    config: Config,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// Binds the listener; call [`Sidecar::run`] to serve.
+pub struct Sidecar {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Sidecar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sidecar")
+            .field("listen", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+impl Sidecar {
+    pub async fn bind(config: Config, engine: Arc<Engine>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                engine,
+                config,
+                client,
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish within the grace time.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.shared.config.header_read_timeout)
+            .max_buf_size(self.shared.config.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(self.shared.config.max_header_bytes as u32);
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => continue,
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = self.shared.clone();
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+        let grace = self.shared.config.shutdown_grace;
+        let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    }
+}
+
+/// One request, from head to answer, with its access-log line.
+async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let (parts, body) = request.into_parts();
+    let mut entry = log::Entry::new(&request_id, peer, &parts);
+    let response = match admit_and_forward(shared, parts, body, peer, &request_id, &mut entry).await
+    {
+        Ok(response) => response,
+        Err((denial, policy)) => {
+            entry.deny(&denial);
+            problem::response(&denial, &request_id, policy.request.verbose_errors, policy)
+        }
+    };
+    entry.finish(
+        response.status().as_u16(),
+        response_length(&response),
+        started.elapsed(),
+    );
+    log::write(shared.config.log_format, &entry);
+    response
+}
+
+type Refusal<'e> = (Denial, &'e Policy);
+
+async fn admit_and_forward<'e>(
+    shared: &'e Shared,
+    parts: http::request::Parts,
+    body: Incoming,
+    peer: SocketAddr,
+    request_id: &str,
+    entry: &mut log::Entry,
+) -> Result<Response<Body>, Refusal<'e>> {
+    let engine = &shared.engine;
+    let defaults = &engine.plan().defaults;
+    if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > shared.config.max_uri_bytes {
+        return Err((Denial::UriTooLong, defaults));
+    }
+    let mut admitted = engine.check_head(&parts).map_err(|d| (d, defaults))?;
+    let policy = admitted.policy;
+    entry.operation(admitted.operation.map(|o| o.operation.id.as_str()));
+    let limit = admitted.body_limit();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err((Denial::PayloadTooLarge { limit }, policy));
+    }
+    let read = tokio::time::timeout(
+        shared.config.body_read_timeout,
+        Limited::new(body, limit as usize).collect(),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err((Denial::PayloadTooLarge { limit }, policy));
+        }
+        Ok(Err(_)) | Err(_) => return Err((Denial::BadRequest, policy)),
+    };
+    entry.bytes_in(bytes.len());
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    engine
+        .check_body(&mut admitted, content_type, &bytes)
+        .map_err(|d| (d, policy))?;
+    entry.monitored(&admitted.monitored);
+
+    let mut headers = parts.headers.clone();
+    forwarding_headers(&mut headers, &parts, peer, request_id, policy);
+    let response = match &shared.config.upstream {
+        Upstream::Echo => echo::answer(&parts, &headers, &bytes),
+        Upstream::Url(base) => {
+            let mut upstream = Request::builder()
+                .method(parts.method.clone())
+                .uri(upstream_uri(base, &parts.uri))
+                .version(http::Version::HTTP_11);
+            if let Some(h) = upstream.headers_mut() {
+                *h = headers;
+            }
+            let Ok(upstream) = upstream.body(Full::new(bytes)) else {
+                return Err((Denial::BadGateway, policy));
+            };
+            match tokio::time::timeout(
+                shared.config.upstream_timeout,
+                shared.client.request(upstream),
+            )
+            .await
+            {
+                Ok(Ok(response)) => response.map(|b| b.boxed()),
+                Ok(Err(_)) => return Err((Denial::BadGateway, policy)),
+                Err(_) => return Err((Denial::GatewayTimeout, policy)),
+            }
+        }
+    };
+    let mut response = response;
+    remove_hop_by_hop(response.headers_mut());
+    problem::harden(response.headers_mut(), policy);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}
+
+/// The upstream's URI for a request: its scheme and authority, the request's path and query.
+fn upstream_uri(base: &Uri, uri: &Uri) -> Uri {
+    let mut parts = base.clone().into_parts();
+    let base_path = base.path().trim_end_matches('/');
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.path_and_query = format!("{base_path}{path_and_query}").parse().ok();
+    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, never forwarded.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// What the upstream needs to know about the request's path to it; client-sent copies are replaced.
+fn forwarding_headers(
+    headers: &mut HeaderMap,
+    parts: &http::request::Parts,
+    peer: SocketAddr,
+    request_id: &str,
+    policy: &Policy,
+) {
+    remove_hop_by_hop(headers);
+    for name in &policy.request_headers.remove {
+        headers.remove(name.as_str());
+    }
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
+    headers.remove("x-forwarded-for");
+    headers.remove("x-forwarded-proto");
+    headers.remove("x-forwarded-host");
+    headers.remove("forwarded");
+    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    if let Some(host) = host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+}
+
+/// The client's `X-Request-Id` when it is a sane token, else a fresh random one.
+fn request_id(headers: &HeaderMap) -> String {
+    if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        && !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        return id.to_owned();
+    }
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut hasher = SEED.get_or_init(Default::default).build_hasher();
+    hasher.write_u64(n);
+    let high = hasher.finish();
+    hasher.write_u64(high);
+    format!("{:016x}{:016x}", high, hasher.finish())
+}
+
+fn response_length(response: &Response<Body>) -> Option<u64> {
+    use hyper::body::Body as _;
+    response.body().size_hint().exact()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_uris_keep_the_base_path() {
+        let base: Uri = "http://127.0.0.1:8080/api".parse().unwrap();
+        let uri: Uri = "/pets?limit=1".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&base, &uri).to_string(),
+            "http://127.0.0.1:8080/api/pets?limit=1"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane_and_made_otherwise() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&headers), "abc-123");
+        headers.insert("x-request-id", HeaderValue::from_static("bad id <script>"));
+        let made = request_id(&headers);
+        assert_eq!(made.len(), 32);
+        assert_ne!(made, request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut headers = HeaderMap::new();
+        headers.insert("connection", HeaderValue::from_static("close, x-secret"));
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("accept", HeaderValue::from_static("*/*"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+    }
+}

@@ -1,0 +1,417 @@
+//! `specgate run` as a process on loopback: what it lets through, what it refuses and how it answers.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use specgate_tests::{repo_root, specgate};
+
+/// A running sidecar, killed when dropped.
+struct Sidecar {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(spec: &str, upstream: &str) -> Sidecar {
+    let mut child = Command::new(specgate())
+        .args([
+            "run",
+            "--spec",
+            spec,
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("specgate starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("specgate said where it listens")
+            .expect("readable");
+        if let Some(rest) = line.strip_prefix("specgate listening on http://") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Sidecar { child, address }
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection; `raw_head_extra` is added to the head as written.
+fn send(
+    sidecar: &Sidecar,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(&sidecar.address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: api.petstore.example.com\r\nConnection: close\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+#[test]
+fn valid_requests_reach_the_upstream_unchanged_with_forwarding_headers() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    let answer = send(
+        &sidecar,
+        "GET",
+        "/pets?limit=5&tags=dog,cat",
+        &[
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Request-Id", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"),
+        ],
+        b"",
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let echoed = answer.json();
+    assert_eq!(echoed["method"], "GET");
+    assert_eq!(echoed["path"], "/pets");
+    assert_eq!(
+        echoed["query"], "limit=5&tags=dog,cat",
+        "the query reaches the upstream as sent"
+    );
+    assert_eq!(
+        echoed["headers"]["x-forwarded-for"], "127.0.0.1",
+        "a client's own X-Forwarded-For is replaced"
+    );
+    assert_eq!(
+        echoed["headers"]["x-forwarded-host"],
+        "api.petstore.example.com"
+    );
+    assert_eq!(
+        echoed["headers"]["x-request-id"],
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    );
+    assert_eq!(
+        answer.header("x-request-id"),
+        Some("3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+    );
+    assert_eq!(
+        answer.header("x-content-type-options"),
+        Some("nosniff"),
+        "responses are hardened"
+    );
+    assert_eq!(
+        answer.header("strict-transport-security"),
+        None,
+        "HSTS only over TLS"
+    );
+}
+
+#[test]
+fn undeclared_routes_and_methods_are_refused_with_problem_json() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    let answer = send(&sidecar, "GET", "/nowhere", &[], b"");
+    assert_eq!(answer.status, 404);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = answer.json();
+    assert_eq!(problem["status"], 404);
+    assert!(
+        problem["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    let answer = send(&sidecar, "PATCH", "/pets", &[], b"");
+    assert_eq!(answer.status, 405);
+    let allow = answer.header("allow").unwrap_or_default();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+}
+
+#[test]
+fn invalid_parameters_are_refused_without_echoing_values() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    let answer = send(&sidecar, "GET", "/pets?limit=secret-value-123", &[], b"");
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        !answer.body.contains("secret-value-123"),
+        "a submitted value never comes back: {}",
+        answer.body
+    );
+    let answer = send(&sidecar, "GET", "/pets?limit=5&limit=6", &[], b"");
+    assert_eq!(
+        answer.status, 400,
+        "a repeated scalar is refused: {}",
+        answer.body
+    );
+    let answer = send(&sidecar, "GET", "/pets?unknown=1", &[], b"");
+    assert_eq!(
+        answer.status, 400,
+        "unknown query parameters are refused: {}",
+        answer.body
+    );
+}
+
+#[test]
+fn operations_closed_at_the_edge_and_unverifiable_credentials_are_refused() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    assert_eq!(
+        send(&sidecar, "POST", "/admin/reindex", &[], b"").status,
+        403
+    );
+    let answer = send(
+        &sidecar,
+        "GET",
+        "/pets/123",
+        &[("Authorization", "Bearer anything")],
+        b"",
+    );
+    assert_eq!(
+        answer.status, 401,
+        "a secured operation is never let through unverified: {}",
+        answer.body
+    );
+    assert!(answer.header("www-authenticate").is_some());
+}
+
+#[test]
+fn json_bodies_are_checked_for_size_media_type_and_schema() {
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    let post = |content_type: &str, body: &[u8]| {
+        send(
+            &sidecar,
+            "POST",
+            "/notes",
+            &[("Content-Type", content_type)],
+            body,
+        )
+    };
+    let valid = post("application/json", br#"{"title": "hello", "tags": ["a"]}"#);
+    assert_eq!(valid.status, 200, "{}", valid.body);
+    assert_eq!(
+        valid.json()["body"],
+        r#"{"title": "hello", "tags": ["a"]}"#,
+        "the body reaches the upstream unchanged"
+    );
+    assert_eq!(post("text/plain", b"hello").status, 415);
+    assert_eq!(
+        post("application/json", b"").status,
+        400,
+        "a required body is missing"
+    );
+    let extra = post("application/json", br#"{"title": "x", "isAdmin": true}"#);
+    assert_eq!(extra.status, 400, "undeclared properties are refused");
+    let problem = extra.json();
+    assert_eq!(
+        problem["errors"][0]["location"], "body",
+        "verbose errors name the place: {problem}"
+    );
+    assert_eq!(
+        post("application/json", br#"{"title": "x", "id": 7}"#).status,
+        400,
+        "readOnly properties are refused"
+    );
+    assert_eq!(
+        post("application/json", br#"{"title": "x", "title": "y"}"#).status,
+        400,
+        "repeated keys are refused"
+    );
+    assert_eq!(
+        post("application/json", br#"{"title": "x""#).status,
+        400,
+        "malformed JSON"
+    );
+    let big = format!(r#"{{"title": "{}"}}"#, "a".repeat(3000));
+    assert_eq!(
+        post("application/json", big.as_bytes()).status,
+        413,
+        "over the 2KiB limit, by Content-Length"
+    );
+    let chunked = send(
+        &sidecar,
+        "POST",
+        "/notes",
+        &[
+            ("Content-Type", "application/json"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        format!("{:x}\r\n{big}\r\n0\r\n\r\n", big.len()).as_bytes(),
+    );
+    assert_eq!(
+        chunked.status, 413,
+        "over the limit while streaming, with no Content-Length"
+    );
+}
+
+#[test]
+fn path_and_header_parameters_are_typed_and_validated() {
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    assert_eq!(
+        send(&sidecar, "GET", "/notes/7", &[("X-Trace", "abc")], b"").status,
+        200
+    );
+    assert_eq!(
+        send(&sidecar, "GET", "/notes/0", &[], b"").status,
+        400,
+        "below the minimum"
+    );
+    assert_eq!(
+        send(&sidecar, "GET", "/notes/seven", &[], b"").status,
+        400,
+        "not an integer"
+    );
+    assert_eq!(
+        send(
+            &sidecar,
+            "GET",
+            "/notes/7",
+            &[("x-trace", "far-too-long-value")],
+            b""
+        )
+        .status,
+        400,
+        "headers match case-insensitively"
+    );
+}
+
+#[test]
+fn form_bodies_are_decoded_by_their_encoding_and_validated() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    let subscribe = |body: &str| {
+        send(
+            &sidecar,
+            "POST",
+            "/newsletter/subscriptions",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+    };
+    let valid = subscribe("email=a%40example.com&consent=true&topics=adoptions&topics=events");
+    assert_eq!(valid.status, 200, "{}", valid.body);
+    assert_eq!(
+        subscribe("email=a%40example.com&consent=true&isAdmin=1").status,
+        400,
+        "undeclared fields are refused"
+    );
+    assert_eq!(
+        subscribe("email=not-an-email&consent=true").status,
+        400,
+        "formats are validated"
+    );
+    assert_eq!(
+        subscribe("email=a%40example.com&consent=true&topics=cats").status,
+        400,
+        "enums are validated"
+    );
+    assert_eq!(
+        subscribe(&format!(
+            "email=a%40example.com&consent=true&x={}",
+            "a".repeat(5000)
+        ))
+        .status,
+        413
+    );
+}
+
+#[test]
+fn requests_are_proxied_to_a_real_upstream_process_and_its_absence_is_a_502() {
+    // The upstream is another process on loopback (itself a specgate with the echo upstream).
+    let upstream = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    let front = start(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{}", upstream.address),
+    );
+    let answer = send(
+        &front,
+        "POST",
+        "/notes",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-For", "6.6.6.6"),
+        ],
+        br#"{"title": "proxied"}"#,
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let echoed = answer.json();
+    assert_eq!(echoed["body"], r#"{"title": "proxied"}"#);
+    assert_eq!(echoed["path"], "/notes");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    // The port of a process that has stopped answers nothing.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let orphan = start(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{closed}"),
+    );
+    let answer = send(&orphan, "GET", "/notes/1", &[], b"");
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+}
