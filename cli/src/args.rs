@@ -105,6 +105,9 @@ pub struct RunArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: std::net::SocketAddr,
+    /// Where to serve /healthz, /readyz and /metrics (not served when absent).
+    #[arg(long, env = "SPECGATE_ADMIN", value_name = "ADDR")]
+    pub admin: Option<std::net::SocketAddr>,
     #[arg(long, env = "SPECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Time a client has to send a request's head.

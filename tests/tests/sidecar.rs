@@ -12,6 +12,7 @@ use specgate_tests::{repo_root, specgate};
 struct Sidecar {
     child: Child,
     address: String,
+    admin: Option<String>,
 }
 
 impl Drop for Sidecar {
@@ -22,6 +23,11 @@ impl Drop for Sidecar {
 }
 
 fn start(spec: &str, upstream: &str) -> Sidecar {
+    start_with(spec, upstream, &[])
+}
+
+/// Starts `specgate run` on a free port (and `extra` flags), reading its addresses from standard error.
+fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
     let mut child = Command::new(specgate())
         .args([
             "run",
@@ -32,6 +38,7 @@ fn start(spec: &str, upstream: &str) -> Sidecar {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .current_dir(repo_root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -39,11 +46,15 @@ fn start(spec: &str, upstream: &str) -> Sidecar {
         .expect("specgate starts");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
+    let mut admin = None;
     let address = loop {
         let line = lines
             .next()
             .expect("specgate said where it listens")
             .expect("readable");
+        if let Some(rest) = line.strip_prefix("specgate admin on http://") {
+            admin = Some(rest.trim().to_owned());
+        }
         if let Some(rest) = line.strip_prefix("specgate listening on http://") {
             break rest
                 .split_whitespace()
@@ -54,7 +65,11 @@ fn start(spec: &str, upstream: &str) -> Sidecar {
     };
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Sidecar { child, address }
+    Sidecar {
+        child,
+        address,
+        admin,
+    }
 }
 
 struct Answer {
@@ -75,7 +90,6 @@ impl Answer {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection; `raw_head_extra` is added to the head as written.
 fn send(
     sidecar: &Sidecar,
     method: &str,
@@ -83,7 +97,18 @@ fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut stream = TcpStream::connect(&sidecar.address).expect("connects");
+    send_to(&sidecar.address, method, target, headers, body)
+}
+
+/// One HTTP/1.1 request to `address` over a fresh connection.
+fn send_to(
+    address: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(address).expect("connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -413,5 +438,51 @@ fn requests_are_proxied_to_a_real_upstream_process_and_its_absence_is_a_502() {
     assert_eq!(
         answer.header("content-type"),
         Some("application/problem+json")
+    );
+}
+
+#[test]
+fn monitor_mode_forwards_and_counts_violations_and_unknown_routes_can_pass() {
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/monitor.yaml",
+        "echo",
+        &["--admin", "127.0.0.1:0"],
+    );
+    let answer = send(
+        &sidecar,
+        "GET",
+        "/items/not-a-number",
+        &[("X-Internal-User", "root")],
+        b"",
+    );
+    assert_eq!(
+        answer.status, 200,
+        "monitor mode forwards a violation: {}",
+        answer.body
+    );
+    assert!(
+        answer.json()["headers"].get("x-internal-user").is_none(),
+        "request-headers.remove strips it"
+    );
+    assert_eq!(
+        send(&sidecar, "GET", "/undeclared/route", &[], b"").status,
+        200,
+        "unknown-routes: allow"
+    );
+    let long = format!("/items/{}", "1".repeat(9000));
+    assert_eq!(send(&sidecar, "GET", &long, &[], b"").status, 414);
+    let admin = sidecar.admin.as_deref().expect("the admin address");
+    assert_eq!(send_to(admin, "GET", "/healthz", &[], b"").status, 200);
+    assert_eq!(send_to(admin, "GET", "/readyz", &[], b"").status, 200);
+    let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
+    assert!(
+        metrics.contains(
+            "specgate_requests_total{operation=\"getItem\",status=\"200\",decision=\"monitor\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("specgate_rejections_total{reason=\"uri-too-long\"} 1"),
+        "{metrics}"
     );
 }

@@ -70,6 +70,18 @@ pub fn run(args: &RunArgs) -> Outcome {
                 return Outcome::Failure;
             }
         };
+        if let Some(admin) = args.admin {
+            match tokio::net::TcpListener::bind(admin).await {
+                Ok(listener) => {
+                    eprintln!("specgate admin on http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+                    sidecar.serve_admin(listener).await;
+                }
+                Err(e) => {
+                    eprintln!("error: cannot listen on {admin} for the admin endpoints: {e}");
+                    return Outcome::Failure;
+                }
+            }
+        }
         let address = sidecar.local_addr().map(|a| a.to_string()).unwrap_or_default();
         // Tests and scripts read this line to learn the port when listening on port 0.
         eprintln!("specgate listening on http://{address} ({operations} operations from {})", source.display());

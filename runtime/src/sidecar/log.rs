@@ -82,6 +82,19 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// Counts the request in the metrics.
+    pub fn record(&self, metrics: &super::metrics::Metrics) {
+        metrics.record(
+            self.operation.as_deref(),
+            self.status,
+            self.decision,
+            self.reason,
+            self.latency,
+        );
+    }
+}
+
 pub fn write(format: LogFormat, e: &Entry) {
     let line = match format {
         LogFormat::Json => json!({

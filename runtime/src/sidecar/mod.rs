@@ -7,6 +7,7 @@
 
 mod echo;
 mod log;
+mod metrics;
 mod problem;
 
 use std::convert::Infallible;
@@ -87,6 +88,7 @@ struct Shared {
     engine: Arc<Engine>,
     config: Config,
     client: Client<HttpConnector, Full<Bytes>>,
+    metrics: metrics::Metrics,
 }
 
 /// Binds the listener; call [`Sidecar::run`] to serve.
@@ -119,12 +121,56 @@ impl Sidecar {
                 engine,
                 config,
                 client,
+                metrics: metrics::Metrics::default(),
             }),
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Serves the admin endpoints on `admin`: `/healthz` (the process is up), `/readyz` (a plan is
+    /// loaded) and `/metrics` (Prometheus text). Runs until the process ends.
+    pub async fn serve_admin(&self, admin: TcpListener) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = admin.accept().await else {
+                    continue;
+                };
+                let shared = shared.clone();
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let shared = shared.clone();
+                    async move {
+                        let (status, content_type, body) = match request.uri().path() {
+                            "/healthz" => (200, "text/plain", "ok\n".to_owned()),
+                            "/readyz" => (
+                                200,
+                                "text/plain",
+                                format!("ready: {} operations\n", shared.engine.operations().len()),
+                            ),
+                            "/metrics" => {
+                                (200, "text/plain; version=0.0.4", shared.metrics.render(1))
+                            }
+                            _ => (404, "text/plain", "not found\n".to_owned()),
+                        };
+                        let mut response = Response::new(Full::new(Bytes::from(body)));
+                        *response.status_mut() = http::StatusCode::from_u16(status)
+                            .unwrap_or(http::StatusCode::NOT_FOUND);
+                        response
+                            .headers_mut()
+                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish within the grace time.
@@ -187,6 +233,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -
         response_length(&response),
         started.elapsed(),
     );
+    entry.record(&shared.metrics);
     log::write(shared.config.log_format, &entry);
     response
 }

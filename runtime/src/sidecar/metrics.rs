@@ -1,0 +1,158 @@
+//! Counters and a latency histogram, exposed in the Prometheus text format on the admin listener.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// (operation, status, decision) → requests.
+    requests: BTreeMap<(String, u16, &'static str), u64>,
+    /// Refusal reason → requests.
+    rejections: BTreeMap<&'static str, u64>,
+    /// Cumulative counts per bucket, then the count above the last bucket.
+    latency: [u64; BUCKETS.len() + 1],
+    latency_sum: f64,
+    latency_count: u64,
+}
+
+impl Metrics {
+    pub fn record(
+        &self,
+        operation: Option<&str>,
+        status: u16,
+        decision: &'static str,
+        reason: Option<&'static str>,
+        latency: Duration,
+    ) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        *inner
+            .requests
+            .entry((operation.unwrap_or("").to_owned(), status, decision))
+            .or_default() += 1;
+        if let Some(reason) = reason {
+            *inner.rejections.entry(reason).or_default() += 1;
+        }
+        let seconds = latency.as_secs_f64();
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        inner.latency[bucket] += 1;
+        inner.latency_sum += seconds;
+        inner.latency_count += 1;
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self, plan_loads: u64) -> String {
+        let Ok(inner) = self.inner.lock() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP specgate_requests_total Requests by operation, status and decision.\n# TYPE specgate_requests_total counter"
+        );
+        for ((operation, status, decision), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "specgate_requests_total{{operation=\"{}\",status=\"{status}\",decision=\"{decision}\"}} {n}",
+                escape(operation)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP specgate_rejections_total Refused requests by reason.\n# TYPE specgate_rejections_total counter"
+        );
+        for (reason, n) in &inner.rejections {
+            let _ = writeln!(out, "specgate_rejections_total{{reason=\"{reason}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP specgate_request_duration_seconds Time from request head to answer head.\n# TYPE specgate_request_duration_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(inner.latency.iter()) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "specgate_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "specgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            inner.latency_count
+        );
+        let _ = writeln!(
+            out,
+            "specgate_request_duration_seconds_sum {}",
+            inner.latency_sum
+        );
+        let _ = writeln!(
+            out,
+            "specgate_request_duration_seconds_count {}",
+            inner.latency_count
+        );
+        let _ = writeln!(
+            out,
+            "# HELP specgate_plan_loads_total Plans loaded.\n# TYPE specgate_plan_loads_total counter\nspecgate_plan_loads_total {plan_loads}"
+        );
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.record(
+            Some("getNote"),
+            200,
+            "forward",
+            None,
+            Duration::from_micros(300),
+        );
+        m.record(
+            Some("getNote"),
+            400,
+            "deny",
+            Some("invalid-parameters"),
+            Duration::from_millis(3),
+        );
+        let text = m.render(1);
+        assert!(
+            text.contains(
+                "specgate_requests_total{operation=\"getNote\",status=\"400\",decision=\"deny\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("specgate_rejections_total{reason=\"invalid-parameters\"} 1"));
+        assert!(text.contains("specgate_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("specgate_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("specgate_plan_loads_total 1"));
+    }
+}
