@@ -105,6 +105,10 @@ pub struct RunArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: std::net::SocketAddr,
+    /// Reload the spec or plan when its file changes (it is also reloaded on SIGHUP). A new plan that
+    /// fails to load leaves the running one in force.
+    #[arg(long, env = "SPECGATE_WATCH")]
+    pub watch: bool,
     /// Where to serve /healthz, /readyz and /metrics (not served when absent).
     #[arg(long, env = "SPECGATE_ADMIN", value_name = "ADDR")]
     pub admin: Option<std::net::SocketAddr>,

@@ -486,3 +486,103 @@ fn monitor_mode_forwards_and_counts_violations_and_unknown_routes_can_pass() {
         "{metrics}"
     );
 }
+
+#[test]
+fn plans_reload_on_change_and_on_sighup_without_failing_a_request() {
+    let dir = std::env::temp_dir().join(format!("specgate-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("notes.yaml");
+    let original =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/sidecar/notes.yaml")).unwrap();
+    std::fs::write(&spec, &original).unwrap();
+    let sidecar = start_with(spec.to_str().unwrap(), "echo", &["--watch"]);
+    assert_eq!(send(&sidecar, "GET", "/extra", &[], b"").status, 404);
+
+    // A steady stream of valid requests while the plan changes under it.
+    let address = sidecar.address.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let streamer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut sent, mut failed) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += 1;
+                if send_to(&address, "GET", "/notes/7", &[], b"").status != 200 {
+                    failed += 1;
+                }
+            }
+            (sent, failed)
+        })
+    };
+    let with_extra = original.replace(
+        "paths:\n",
+        "paths:\n  /extra:\n    get:\n      responses: {\"200\": {description: ok}}\n",
+    );
+    std::fs::write(&spec, &with_extra).unwrap();
+    let reloaded = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        send(&sidecar, "GET", "/extra", &[], b"").status == 200
+    });
+    assert!(reloaded, "the changed spec is picked up by --watch");
+
+    // A broken spec leaves the running plan in force.
+    std::fs::write(&spec, "openapi: 3.1.0\npaths: [not, a, mapping]\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        send(&sidecar, "GET", "/extra", &[], b"").status,
+        200,
+        "the old plan still serves"
+    );
+
+    // SIGHUP reloads too.
+    std::fs::write(&spec, &original).unwrap();
+    let _ = Command::new("kill")
+        .args(["-HUP", &sidecar.child.id().to_string()])
+        .status();
+    let reverted = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        send(&sidecar, "GET", "/extra", &[], b"").status == 404
+    });
+    assert!(reverted, "the reverted spec is in force again");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed) = streamer.join().unwrap();
+    assert!(sent > 20, "the stream ran ({sent} requests)");
+    assert_eq!(
+        failed, 0,
+        "no request failed during {sent} requests across three reloads"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
+    let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    let mut stream = TcpStream::connect(&sidecar.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = br#"{"title": "in flight"}"#;
+    let head = format!(
+        "POST /notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = Command::new("kill")
+        .args(["-TERM", &sidecar.child.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(&body[5..]).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the request in flight finishes: {answer}"
+    );
+    let status = sidecar.child.wait().unwrap();
+    assert!(status.success(), "specgate exits cleanly after SIGTERM");
+    assert!(
+        TcpStream::connect(&sidecar.address).is_err(),
+        "no longer accepting"
+    );
+}

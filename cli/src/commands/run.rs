@@ -1,9 +1,10 @@
 //! `specgate run`: the sidecar.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use specgate_runtime::Engine;
-use specgate_runtime::sidecar::{Config, LogFormat, Sidecar, Upstream};
+use specgate_runtime::sidecar::{Config, LogFormat, Reloader, Sidecar, Upstream};
 
 use super::{Outcome, load_plan};
 use crate::args::{self, RunArgs};
@@ -82,6 +83,7 @@ pub fn run(args: &RunArgs) -> Outcome {
                 }
             }
         }
+        tokio::spawn(reload_when_asked(sidecar.reloader(), source.to_path_buf(), args.watch));
         let address = sidecar.local_addr().map(|a| a.to_string()).unwrap_or_default();
         // Tests and scripts read this line to learn the port when listening on port 0.
         eprintln!("specgate listening on http://{address} ({operations} operations from {})", source.display());
@@ -91,6 +93,64 @@ pub fn run(args: &RunArgs) -> Outcome {
         eprintln!("specgate stopped");
         Outcome::Success
     })
+}
+
+/// Reloads the plan on SIGHUP and, with `--watch`, when the file changes (checked every second).
+async fn reload_when_asked(reloader: Reloader, source: PathBuf, watch: bool) {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut last = modified(&source);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        #[cfg(unix)]
+        let signalled = async {
+            match hangup.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = std::future::pending::<()>();
+        let asked = tokio::select! {
+            () = signalled => true,
+            _ = tick.tick() => {
+                let now = modified(&source);
+                let changed = watch && now != last;
+                last = now;
+                changed
+            }
+        };
+        if !asked {
+            continue;
+        }
+        let path = source.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load_plan(&path).ok().map(|plan| Engine::load(&plan))
+        })
+        .await
+        .ok()
+        .flatten();
+        match loaded {
+            Some(Ok(engine)) => {
+                let operations = engine.operations().len();
+                reloader.swap(Arc::new(engine));
+                eprintln!(
+                    "specgate reloaded {} ({operations} operations)",
+                    source.display()
+                );
+            }
+            Some(Err(e)) => {
+                eprintln!("specgate kept the running plan: the new one cannot be executed: {e}")
+            }
+            None => eprintln!(
+                "specgate kept the running plan: {} did not load (see above)",
+                source.display()
+            ),
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -85,7 +85,9 @@ impl Config {
 type Body = BoxBody<Bytes, hyper::Error>;
 
 struct Shared {
-    engine: Arc<Engine>,
+    /// The plan in force; a reload swaps it, and requests in flight keep the one they started with.
+    engine: arc_swap::ArcSwap<Engine>,
+    plan_loads: std::sync::atomic::AtomicU64,
     config: Config,
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: metrics::Metrics,
@@ -118,12 +120,20 @@ impl Sidecar {
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
-                engine,
+                engine: arc_swap::ArcSwap::new(engine),
+                plan_loads: std::sync::atomic::AtomicU64::new(1),
                 config,
                 client,
                 metrics: metrics::Metrics::default(),
             }),
         })
+    }
+
+    /// Puts a new plan in force. Requests in flight finish on the plan they started with.
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            shared: self.shared.clone(),
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -148,11 +158,18 @@ impl Sidecar {
                             "/readyz" => (
                                 200,
                                 "text/plain",
-                                format!("ready: {} operations\n", shared.engine.operations().len()),
+                                format!(
+                                    "ready: {} operations\n",
+                                    shared.engine.load().operations().len()
+                                ),
                             ),
-                            "/metrics" => {
-                                (200, "text/plain; version=0.0.4", shared.metrics.render(1))
-                            }
+                            "/metrics" => (
+                                200,
+                                "text/plain; version=0.0.4",
+                                shared.metrics.render(
+                                    shared.plan_loads.load(std::sync::atomic::Ordering::Relaxed),
+                                ),
+                            ),
                             _ => (404, "text/plain", "not found\n".to_owned()),
                         };
                         let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -214,13 +231,44 @@ impl Sidecar {
     }
 }
 
+/// Swaps the engine of a running sidecar.
+#[derive(Clone)]
+pub struct Reloader {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reloader")
+    }
+}
+
+impl Reloader {
+    pub fn swap(&self, engine: Arc<Engine>) {
+        self.shared.engine.store(engine);
+        self.shared
+            .plan_loads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// One request, from head to answer, with its access-log line.
 async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
     let mut entry = log::Entry::new(&request_id, peer, &parts);
-    let response = match admit_and_forward(shared, parts, body, peer, &request_id, &mut entry).await
+    let engine = shared.engine.load_full();
+    let response = match admit_and_forward(
+        shared,
+        &engine,
+        parts,
+        body,
+        peer,
+        &request_id,
+        &mut entry,
+    )
+    .await
     {
         Ok(response) => response,
         Err((denial, policy)) => {
@@ -241,14 +289,14 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -
 type Refusal<'e> = (Denial, &'e Policy);
 
 async fn admit_and_forward<'e>(
-    shared: &'e Shared,
+    shared: &Shared,
+    engine: &'e Engine,
     parts: http::request::Parts,
     body: Incoming,
     peer: SocketAddr,
     request_id: &str,
     entry: &mut log::Entry,
 ) -> Result<Response<Body>, Refusal<'e>> {
-    let engine = &shared.engine;
     let defaults = &engine.plan().defaults;
     if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > shared.config.max_uri_bytes {
         return Err((Denial::UriTooLong, defaults));
