@@ -101,7 +101,7 @@ pub fn specgate() -> PathBuf {
                 .map(Path::to_path_buf)
                 .unwrap_or_default();
             let binary = profile_dir.join("specgate");
-            if binary.is_file() {
+            if binary.is_file() && !sources_newer_than(&binary) {
                 return binary;
             }
             let profile = profile_dir
@@ -121,4 +121,31 @@ pub fn specgate() -> PathBuf {
             profile_dir.join("specgate")
         })
         .clone()
+}
+
+/// Whether any source of the binary changed after it was built (a `cargo test -p specgate-tests`
+/// run does not rebuild the binary itself).
+fn sources_newer_than(binary: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(binary).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let mut stack: Vec<PathBuf> = ["plan", "compiler", "runtime", "cli"]
+        .iter()
+        .map(|c| repo_root().join(c).join("src"))
+        .collect();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m > built)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }

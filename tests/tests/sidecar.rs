@@ -210,6 +210,21 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
             .as_str()
             .is_some_and(|id| !id.is_empty())
     );
+    assert_eq!(
+        send(&sidecar, "GET", "/pets/", &[], b"").status,
+        404,
+        "a trailing slash is significant"
+    );
+    assert_eq!(
+        send(&sidecar, "POST", "/pets/../admin/reindex", &[], b"").status,
+        400,
+        "dot segments are refused"
+    );
+    assert_eq!(
+        send(&sidecar, "GET", "/pets/%2e%2e/health", &[], b"").status,
+        400,
+        "encoded dot segments too"
+    );
     let answer = send(&sidecar, "PATCH", "/pets", &[], b"");
     assert_eq!(answer.status, 405);
     let allow = answer.header("allow").unwrap_or_default();
@@ -585,4 +600,69 @@ fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
         TcpStream::connect(&sidecar.address).is_err(),
         "no longer accepting"
     );
+}
+
+/// Every style and explode form of the OpenAPI 3.1.1 style table, through the running sidecar.
+#[test]
+fn every_parameter_style_is_decoded_and_validated() {
+    let sidecar = start("tests/fixtures/sidecar/styles.yaml", "echo");
+    let status =
+        |target: &str, headers: &[(&str, &str)]| send(&sidecar, "GET", target, headers, b"").status;
+    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+        // path, simple: primitive, array (explode=false), object (explode=true)
+        ("/simple/3/1,2,3/R=100,G=200", &[], 200),
+        ("/simple/30/1,2,3/R=100,G=200", &[], 400),
+        ("/simple/3/1,x,3/R=100,G=200", &[], 400),
+        ("/simple/3/1,2,3/R=100,G=999", &[], 400),
+        ("/simple/3/1,2,3/R=100,B=2", &[], 400),
+        // label: array (explode=false), object (explode=true)
+        ("/label/.1,2,3/.R=1.G=2", &[], 200),
+        ("/label/1,2,3/.R=1.G=2", &[], 400),
+        ("/label/.1,2,3/.R=1.G=x", &[], 400),
+        // matrix: array (explode=true), object (explode=false)
+        ("/matrix/;ints=1;ints=2", &[], 200),
+        ("/matrix/;ints=1;ints=20", &[], 400),
+        ("/matrix/;other=1", &[], 400),
+        ("/matrix-object/;colour=R,1,G,2", &[], 200),
+        ("/matrix-object/;colour=R,1,G", &[], 400),
+        // query: form exploded array, form non-exploded array, spaceDelimited, pipeDelimited, deepObject
+        (
+            "/query?ids=1&ids=2&tags=a,b&sort=name%20age&status=a%7Cb&filter[R]=1&filter[G]=2&flag=true",
+            &[],
+            200,
+        ),
+        ("/query?ids=1&ids=10", &[], 400),
+        ("/query?tags=a,b,c,d", &[], 400),
+        ("/query?tags=a&tags=b", &[], 400),
+        ("/query?sort=name%20height", &[], 400),
+        ("/query?status=a|z", &[], 400),
+        ("/query?filter[R]=1&filter[B]=2", &[], 400),
+        ("/query?filter[R][x]=1", &[], 400),
+        ("/query?flag=maybe", &[], 400),
+        ("/query?flag=true&flag=false", &[], 400),
+        // headers (simple) and cookies (form)
+        (
+            "/query",
+            &[
+                ("X-Ids", "1,2"),
+                ("X-Colour", "R=1,G=2"),
+                ("Cookie", "session=abc; prefs=x,y"),
+            ],
+            200,
+        ),
+        ("/query", &[("X-Ids", "1,a")], 400),
+        ("/query", &[("X-Colour", "R=1,G=300")], 400),
+        ("/query", &[("Cookie", "session=far-too-long")], 400),
+        ("/query", &[("Cookie", "prefs=a,b,c")], 400),
+    ];
+    let mut wrong = Vec::new();
+    for (target, headers, expected) in cases {
+        let got = status(target, headers);
+        if got != *expected {
+            wrong.push(format!(
+                "{target} {headers:?}: expected {expected}, got {got}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -62,6 +62,10 @@ impl Engine {
             );
         };
         let path = head.uri.path();
+        // An upstream that resolves `.` and `..` would serve another route than the one checked here.
+        if has_dot_segment(path) {
+            return Err(Denial::BadRequest);
+        }
         let (index, raw_params) = match self.route(method, path) {
             RouteMatch::Found { operation, params } => (operation, params),
             RouteMatch::MethodNotAllowed { allowed } => {
@@ -449,6 +453,14 @@ fn method_of(method: &http::Method) -> Option<HttpMethod> {
         .find(|m| m.as_str() == method.as_str())
 }
 
+/// Whether a path has a `.` or `..` segment, written plainly or percent-encoded.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        decoded == "." || decoded == ".."
+    })
+}
+
 /// The media type of a Content-Type value: lower case, without parameters.
 pub fn media_type(content_type: &str) -> String {
     content_type
@@ -498,6 +510,16 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_found_however_written() {
+        for path in ["/a/../b", "/a/./b", "/a/%2e%2e/b", "/a/.%2E", "/.."] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in ["/a/..b/c", "/a/b.", "/files/report.tar.gz", "/"] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
+    }
 
     #[test]
     fn media_types_match_exact_then_patterns() {

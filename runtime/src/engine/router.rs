@@ -3,7 +3,13 @@
 //! Templates go to `matchit` with their parameters renamed by position, so `/users/{id}` and
 //! `/users/{userId}/posts` share one tree. Templates matchit cannot hold (two parameters in one
 //! segment, such as `/files/{name}.{ext}`) are matched by an anchored regex after the tree.
-//! Matching is on the raw (still percent-encoded) path; parameter values are decoded by the caller.
+//! Matching rules, as documented for users:
+//! - Paths are matched as sent, still percent-encoded: an encoded character never matches a literal
+//!   one (`/pet%73` is not `/pets`), and `%2F` inside a segment never splits it; parameter values are
+//!   percent-decoded after matching, by their style.
+//! - A trailing slash is significant: `/pets/` is not `/pets` (404), as OpenAPI paths are exact.
+//! - Paths with `.` or `..` segments (plain or encoded) are refused before routing (see `check`),
+//!   since an upstream that resolves them would serve another route than the one checked.
 
 use regex::Regex;
 use specgate_plan::HttpMethod;
@@ -231,6 +237,29 @@ mod tests {
                 operation: 2,
                 params: vec![("userId", "me")]
             }
+        );
+    }
+
+    #[test]
+    fn paths_match_as_sent() {
+        let r = router(&[("/pets", Get), ("/pets/{id}", Get)]);
+        assert_eq!(
+            r.find(Get, "/pets/"),
+            RouteMatch::NotFound,
+            "a trailing slash is significant"
+        );
+        assert_eq!(
+            r.find(Get, "/pet%73"),
+            RouteMatch::NotFound,
+            "an encoded letter is not the letter"
+        );
+        assert_eq!(
+            r.find(Get, "/pets/a%2Fb"),
+            RouteMatch::Found {
+                operation: 1,
+                params: vec![("id", "a%2Fb")]
+            },
+            "%2F stays in its segment"
         );
     }
 
