@@ -608,7 +608,9 @@ fn every_parameter_style_is_decoded_and_validated() {
     let sidecar = start("tests/fixtures/sidecar/styles.yaml", "echo");
     let status =
         |target: &str, headers: &[(&str, &str)]| send(&sidecar, "GET", target, headers, b"").status;
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    // (target, headers, expected status)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+    let cases: &[Case] = &[
         // path, simple: primitive, array (explode=false), object (explode=true)
         ("/simple/3/1,2,3/R=100,G=200", &[], 200),
         ("/simple/30/1,2,3/R=100,G=200", &[], 400),
