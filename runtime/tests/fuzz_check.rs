@@ -121,3 +121,42 @@ proptest! {
         }
     }
 }
+
+fn notes() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/sidecar/notes.yaml");
+        let plan = specgate_compiler::compile_file(&spec)
+            .expect("the fixture spec compiles")
+            .plan;
+        Engine::load(&plan).expect("the plan loads")
+    })
+}
+
+/// Multipart bodies made of plausible pieces in arbitrary order: boundaries, headers, data.
+fn multipart_body() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just("--XYZ\r\n".to_owned()),
+        Just("--XYZ--\r\n".to_owned()),
+        Just("Content-Disposition: form-data; name=\"caption\"\r\n\r\n".to_owned()),
+        Just("Content-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n".to_owned()),
+        Just("Content-Disposition: form-data; name=\"meta\"\r\nContent-Type: application/json\r\n\r\n".to_owned()),
+        Just("Content-Disposition: form-data; name=\"tags\"\r\n\r\n".to_owned()),
+        "[ -~\r\n]{0,30}",
+    ];
+    prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat().into_bytes())
+}
+
+proptest! {
+    #[test]
+    fn multipart_bodies_never_panic(body in multipart_body(), boundary in prop_oneof![Just("XYZ".to_owned()), "[ -~]{0,12}"]) {
+        let head = http::Request::builder().method("POST").uri("/notes/1/attachments").body(()).expect("valid").into_parts().0;
+        let engine = notes();
+        let mut admitted = engine.check_head(&head).expect("admitted");
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        if let Err(denial) = engine.check_body(&mut admitted, Some(&content_type), &body) {
+            prop_assert_eq!(denial.status(), 400);
+        }
+    }
+}

@@ -668,3 +668,106 @@ fn every_parameter_style_is_decoded_and_validated() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn multipart_fields_are_validated_against_the_schema() {
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    let upload = |parts: &[(&str, Option<&str>, Option<&str>, &str)]| {
+        let mut body = String::new();
+        for (name, file_name, content_type, data) in parts {
+            body.push_str("--XYZ\r\n");
+            match file_name {
+                Some(file) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n"
+                )),
+            }
+            if let Some(t) = content_type {
+                body.push_str(&format!("Content-Type: {t}\r\n"));
+            }
+            body.push_str(&format!("\r\n{data}\r\n"));
+        }
+        body.push_str("--XYZ--\r\n");
+        send(
+            &sidecar,
+            "POST",
+            "/notes/1/attachments",
+            &[("Content-Type", "multipart/form-data; boundary=XYZ")],
+            body.as_bytes(),
+        )
+    };
+    let file = (
+        "file",
+        Some("a.pdf"),
+        Some("application/pdf"),
+        "%PDF-1.4 ...",
+    );
+    let ok = upload(&[
+        ("caption", None, None, "hello"),
+        ("pages", None, None, "3"),
+        ("tags", None, None, "a"),
+        ("tags", None, None, "b"),
+        (
+            "meta",
+            None,
+            Some("application/json"),
+            r#"{"source": "scan"}"#,
+        ),
+        file,
+    ]);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(
+        upload(&[file, ("pages", None, None, "30")]).status,
+        400,
+        "a typed field out of range"
+    );
+    assert_eq!(
+        upload(&[file, ("caption", None, None, "far too long for a caption")]).status,
+        400
+    );
+    assert_eq!(
+        upload(&[
+            file,
+            ("tags", None, None, "a"),
+            ("tags", None, None, "b"),
+            ("tags", None, None, "c")
+        ])
+        .status,
+        400,
+        "too many items"
+    );
+    assert_eq!(
+        upload(&[
+            file,
+            (
+                "meta",
+                None,
+                Some("application/json"),
+                r#"{"source": "scan", "admin": true}"#
+            )
+        ])
+        .status,
+        400,
+        "a JSON part is validated"
+    );
+    assert_eq!(
+        upload(&[file, ("isAdmin", None, None, "true")]).status,
+        400,
+        "undeclared fields are refused"
+    );
+    assert_eq!(
+        upload(&[("caption", None, None, "no file")]).status,
+        400,
+        "a required field is missing"
+    );
+    let garbage = send(
+        &sidecar,
+        "POST",
+        "/notes/1/attachments",
+        &[("Content-Type", "multipart/form-data; boundary=XYZ")],
+        b"not multipart at all",
+    );
+    assert_eq!(garbage.status, 400);
+}

@@ -301,6 +301,40 @@ impl Engine {
             }
         } else if media == "application/x-www-form-urlencoded" {
             self.form_value(compiled, position, body)
+        } else if media == "multipart/form-data" {
+            let content = compiled
+                .operation
+                .request_body
+                .as_ref()
+                .and_then(|b| b.content.get(declared));
+            let (schema, encoding) = match content {
+                Some(c) => (c.schema.as_ref(), &c.encoding),
+                None => return Ok(()),
+            };
+            match super::multipart::object(
+                self.plan(),
+                schema,
+                encoding,
+                content_type.unwrap_or_default(),
+                bytes::Bytes::copy_from_slice(body),
+                policy.request.max_json_depth,
+            ) {
+                Ok(value) => value,
+                Err(why) => {
+                    let errors = vec![FieldError {
+                        location: "body",
+                        name: String::new(),
+                        pointer: String::new(),
+                        reason: why.into(),
+                    }];
+                    return apply(
+                        check,
+                        policy.mode,
+                        Denial::InvalidBody { errors },
+                        &mut admitted.monitored,
+                    );
+                }
+            }
         } else {
             // Other media types (multipart, binary, text) are size-checked only.
             return Ok(());
@@ -405,7 +439,7 @@ fn collect(
 }
 
 /// The schema of property `name` of an object schema, following `$ref`s and `allOf` branches.
-fn property_schema<'p>(
+pub(crate) fn property_schema<'p>(
     plan: &'p specgate_plan::Plan,
     schema: Option<&'p Value>,
     name: &str,

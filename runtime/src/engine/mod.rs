@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod denial;
+mod multipart;
 pub mod params;
 mod router;
 mod validator;

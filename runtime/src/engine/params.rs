@@ -345,7 +345,7 @@ fn trim_ows(text: &str) -> &str {
 }
 
 /// A decoded text as a value of `kind`, or the text itself when it does not spell one.
-fn coerce(kind: Kind, text: String) -> Value {
+pub(crate) fn coerce(kind: Kind, text: String) -> Value {
     match kind {
         Kind::Integer => integer(&text).unwrap_or(Value::String(text)),
         Kind::Number => integer(&text)
