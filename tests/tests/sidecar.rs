@@ -771,3 +771,82 @@ fn multipart_fields_are_validated_against_the_schema() {
     );
     assert_eq!(garbage.status, 400);
 }
+
+/// A `fixed-upstream` process (from this crate) answering after `delay_ms`.
+struct FixedUpstream {
+    child: Child,
+    address: String,
+}
+
+impl Drop for FixedUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixed_upstream(delay_ms: u64) -> FixedUpstream {
+    let binary = specgate().with_file_name("fixed-upstream");
+    let mut child = Command::new(&binary)
+        .args(["127.0.0.1:0", &delay_ms.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("it says where it listens");
+    let address = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    FixedUpstream { child, address }
+}
+
+#[test]
+fn a_slow_upstream_is_a_504_and_oversized_headers_are_a_431() {
+    let slow = fixed_upstream(2_000);
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{}", slow.address),
+        &["--upstream-timeout", "300ms"],
+    );
+    let started = std::time::Instant::now();
+    let answer = send(&sidecar, "GET", "/notes/1", &[], b"");
+    assert_eq!(answer.status, 504, "{}", answer.body);
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "answered at the timeout, not when the upstream did"
+    );
+    let huge = "x".repeat(100 * 1024);
+    let answer = send(&sidecar, "GET", "/notes/1", &[("X-Huge", &huge)], b"");
+    assert_eq!(answer.status, 431, "headers over the limit");
+}
+
+#[test]
+fn http2_without_tls_is_served() {
+    let fast = fixed_upstream(0);
+    let sidecar = start(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{}", fast.address),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (version, status) = runtime.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(true)
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
+            .parse()
+            .unwrap();
+        let response = client.get(uri).await.expect("an HTTP/2 answer");
+        (response.version(), response.status().as_u16())
+    });
+    assert_eq!(version, http::Version::HTTP_2);
+    assert_eq!(status, 200);
+}
