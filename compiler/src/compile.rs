@@ -78,6 +78,9 @@ struct Context<'s> {
 struct Levels {
     document: Option<Value>,
     path: Option<Value>,
+    /// The effective policy of the levels above the operation, when it could be computed: reused as
+    /// is by every operation with no `x-security` of its own.
+    inherited: Option<Policy>,
 }
 
 impl<'s> Context<'s> {
@@ -133,6 +136,7 @@ impl<'s> Context<'s> {
         let levels = Levels {
             document: document_policy,
             path: None,
+            inherited: defaults.clone(),
         };
         let operations = self.operations(
             &root,
@@ -258,9 +262,21 @@ impl<'s> Context<'s> {
             return;
         }
         let path_policy = self.check(read_level(&item.child("x-security"))).flatten();
+        let inherited = match &path_policy {
+            None => levels.inherited.clone(),
+            Some(level) => {
+                let stack: Vec<&Value> = levels
+                    .document
+                    .iter()
+                    .chain(std::iter::once(level))
+                    .collect();
+                effective(&stack, &item.child("x-security")).ok()
+            }
+        };
         let levels = Levels {
             document: levels.document.clone(),
             path: path_policy,
+            inherited,
         };
         let path_servers = self.servers(&item);
         let servers = if path_servers.is_empty() {
@@ -358,7 +374,10 @@ impl<'s> Context<'s> {
         } else {
             op.clone()
         };
-        let mut policy = self.check(effective(&stack, &policy_at))?;
+        let mut policy = match (&op_policy, &levels.inherited) {
+            (None, Some(inherited)) => inherited.clone(),
+            _ => self.check(effective(&stack, &policy_at))?,
+        };
         self.check(self.derive_hosts(&mut policy, &servers, &policy_at))?;
         let location = op.key_location();
         let location = Location {

@@ -52,17 +52,16 @@ pub struct SchemaSite<'s> {
     pub is_ref_target: bool,
     /// The site is a shared schema used only as a branch of `allOf`: the composing schema is judged.
     pub composed_only: bool,
-    merged: OnceCell<Map<String, Value>>,
+    merged: OnceCell<Keywords<'s>>,
 }
 
 impl<'s> SchemaSite<'s> {
     /// The keywords that hold for this schema as a whole: its own (beside a 3.1 `$ref` too), then those
-    /// of its `$ref` target and `allOf` branches. Computed once and shared by every rule. Keywords whose
-    /// value is a schema or a list of schemas are kept as empty placeholders (`{}` or `[]`) so rules can
-    /// test their presence and kind; scalars and lists of scalars (`type`, `enum`) are kept whole.
+    /// of its `$ref` target and `allOf` branches, the first occurrence of each winning. Computed once,
+    /// shared by every rule, and borrowed from the spec (nothing is copied).
     /// `None` for a schema judged through the one composing it (an `allOf` branch, or a shared schema
     /// used only as one).
-    pub fn whole(&self, cx: &LintContext<'s>) -> Option<&Map<String, Value>> {
+    pub fn whole(&self, cx: &LintContext<'s>) -> Option<&Keywords<'s>> {
         if self.position == Position::AllOfBranch || self.composed_only {
             return None;
         }
@@ -70,7 +69,7 @@ impl<'s> SchemaSite<'s> {
     }
 
     /// Like [`Self::whole`], for any site.
-    pub fn merged(&self, cx: &LintContext<'s>) -> &Map<String, Value> {
+    pub fn merged(&self, cx: &LintContext<'s>) -> &Keywords<'s> {
         self.merged.get_or_init(|| merge_keywords(cx, &self.node))
     }
 
@@ -497,21 +496,41 @@ fn walk<'s>(
     }
 }
 
-/// A cheap stand-in for a keyword's value in merged views: schemas become `{}` or `[]`.
-fn placeholder(value: &Value) -> Value {
-    match value {
-        Value::Object(_) => Value::Object(Map::new()),
-        Value::Array(items) if items.iter().any(|v| v.is_object() || v.is_array()) => {
-            Value::Array(Vec::new())
+/// A schema's keywords as a small list borrowed from the spec: what rules read of merged views.
+#[derive(Debug, Default, Clone)]
+pub struct Keywords<'s> {
+    entries: Vec<(&'s str, &'s Value)>,
+}
+
+impl<'s> Keywords<'s> {
+    /// The keywords of one schema object.
+    pub fn of(map: &'s Map<String, Value>) -> Self {
+        Self {
+            entries: map.iter().map(|(k, v)| (k.as_str(), v)).collect(),
         }
-        other => other.clone(),
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'s Value> {
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Adds a keyword unless one of that name is already there.
+    fn add(&mut self, key: &'s str, value: &'s Value) {
+        if !self.contains_key(key) {
+            self.entries.push((key, value));
+        }
     }
 }
 
-/// The keywords of a schema, then of its `$ref` target (in 3.0 instead of its own siblings) and its
-/// `allOf` branches, the first occurrence of each keyword winning.
-pub(crate) fn merge_keywords<'s>(cx: &LintContext<'s>, node: &Node<'s>) -> Map<String, Value> {
-    let mut merged = Map::new();
+pub(crate) fn merge_keywords<'s>(cx: &LintContext<'s>, node: &Node<'s>) -> Keywords<'s> {
+    let mut merged = Keywords::default();
     let mut stack = vec![(node.clone(), 0)];
     while let Some((node, depth)) = stack.pop() {
         let Some(map) = node.value().as_object() else {
@@ -521,8 +540,8 @@ pub(crate) fn merge_keywords<'s>(cx: &LintContext<'s>, node: &Node<'s>) -> Map<S
         let siblings_apply = !has_ref || cx.spec.dialect == crate::load::Dialect::V31;
         if siblings_apply {
             for (k, v) in map {
-                if k != "$ref" && !merged.contains_key(k) {
-                    merged.insert(k.clone(), placeholder(v));
+                if k != "$ref" {
+                    merged.add(k, v);
                 }
             }
         }

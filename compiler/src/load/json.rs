@@ -240,9 +240,21 @@ mod tests {
         let text = "{\n  \"paths\": {\n    \"/a~b\": {\"get\": {\"x\": [1, \"é\", {\"y\": true}]}}\n  }\n}\n";
         let value = parse(text, &Limits::default()).unwrap_or_else(|e| panic!("{}", e.message));
         let spans = spans(text);
-        let p = locate(&value, &spans, "/paths/~1a~0b/get/x/2/y", false);
+        let p = locate(
+            &value,
+            &spans,
+            &Default::default(),
+            "/paths/~1a~0b/get/x/2/y",
+            false,
+        );
         assert_eq!((p.line, p.column), (3, 42));
-        let k = locate(&value, &spans, "/paths/~1a~0b/get/x/2/y", true);
+        let k = locate(
+            &value,
+            &spans,
+            &Default::default(),
+            "/paths/~1a~0b/get/x/2/y",
+            true,
+        );
         assert_eq!((k.line, k.column), (3, 37));
     }
 

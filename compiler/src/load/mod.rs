@@ -74,6 +74,7 @@ pub struct SourceFile {
     root_prefix: usize,
     is_json: bool,
     spans: OnceLock<SpanNode>,
+    keys: spans::KeyIndex,
 }
 
 impl SourceFile {
@@ -94,7 +95,7 @@ impl SourceFile {
 
     /// Where the node at `pointer` starts (its key, for an object member, when `at_key`).
     pub fn locate(&self, pointer: &str, at_key: bool) -> Location {
-        let pos = spans::locate(&self.value, self.spans(), pointer, at_key);
+        let pos = spans::locate(&self.value, self.spans(), &self.keys, pointer, at_key);
         Location {
             file: self.display.clone(),
             line: pos.line.max(1),
@@ -506,6 +507,7 @@ fn parse_file(
         root_prefix: 0,
         is_json,
         spans: cell,
+        keys: spans::KeyIndex::default(),
     })
 }
 

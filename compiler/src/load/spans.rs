@@ -32,9 +32,48 @@ impl SpanNode {
     }
 }
 
+/// Key positions of large objects, built once per object when first searched: objects with many
+/// members (`paths`, `components/schemas`) would otherwise be scanned linearly for every location.
+#[derive(Debug, Default)]
+pub struct KeyIndex {
+    /// Keyed by the address of the object inside the (never mutated) value tree.
+    by_object: std::sync::Mutex<
+        std::collections::HashMap<usize, std::collections::HashMap<String, usize>>,
+    >,
+}
+
+/// Objects with more members than this get an index.
+const INDEXED_FROM: usize = 32;
+
+impl KeyIndex {
+    fn position(&self, map: &serde_json::Map<String, Value>, key: &str) -> Option<usize> {
+        if map.len() <= INDEXED_FROM {
+            return map.keys().position(|k| k == key);
+        }
+        let address = map as *const _ as usize;
+        let mut by_object = self
+            .by_object
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = by_object.entry(address).or_insert_with(|| {
+            map.keys()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), i))
+                .collect()
+        });
+        index.get(key).copied()
+    }
+}
+
 /// The position of the node at `pointer`, or of its deepest existing ancestor when the pointer leads
 /// nowhere. For the last segment of an object member, the key's position is given when `at_key`.
-pub fn locate(root_value: &Value, root_span: &SpanNode, pointer: &str, at_key: bool) -> Pos {
+pub fn locate(
+    root_value: &Value,
+    root_span: &SpanNode,
+    index: &KeyIndex,
+    pointer: &str,
+    at_key: bool,
+) -> Pos {
     let mut value = root_value;
     let mut span = root_span;
     let mut pos = span.value;
@@ -48,11 +87,9 @@ pub fn locate(root_value: &Value, root_span: &SpanNode, pointer: &str, at_key: b
             raw.into()
         };
         let found = match value {
-            Value::Object(map) => map
-                .iter()
-                .enumerate()
-                .find(|(_, (k, _))| **k == *segment)
-                .map(|(i, (_, v))| (i, v)),
+            Value::Object(map) => index
+                .position(map, &segment)
+                .and_then(|i| map.get(segment.as_ref()).map(|v| (i, v))),
             Value::Array(items) => segment
                 .parse::<usize>()
                 .ok()

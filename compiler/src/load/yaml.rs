@@ -617,9 +617,21 @@ mod tests {
         let text = "openapi: 3.1.0\npaths:\n  /pets:\n    get:\n      operationId: list\n";
         let (v, spans) =
             parse(text, &Limits::default()).unwrap_or_else(|e| panic!("{}", e.message));
-        let p = super::super::spans::locate(&v, &spans, "/paths/~1pets/get/operationId", false);
+        let p = super::super::spans::locate(
+            &v,
+            &spans,
+            &Default::default(),
+            "/paths/~1pets/get/operationId",
+            false,
+        );
         assert_eq!((p.line, p.column), (5, 20));
-        let k = super::super::spans::locate(&v, &spans, "/paths/~1pets/get/operationId", true);
+        let k = super::super::spans::locate(
+            &v,
+            &spans,
+            &Default::default(),
+            "/paths/~1pets/get/operationId",
+            true,
+        );
         assert_eq!((k.line, k.column), (5, 7));
     }
 }

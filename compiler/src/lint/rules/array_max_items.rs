@@ -28,9 +28,10 @@
 //! - OWASP API Security Top 10 2023, API4: Unrestricted Resource Consumption
 //! - CWE-770: Allocation of Resources Without Limits or Throttling
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diagnostic::Severity;
+use crate::lint::context::Keywords;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, SchemaSite, labels};
 
 pub struct Check;
@@ -66,7 +67,7 @@ impl Rule for Check {
     }
 }
 
-fn is_bounded(schema: &Map<String, Value>) -> bool {
+fn is_bounded(schema: &Keywords) -> bool {
     let closed = |key: &str| schema.get(key) == Some(&Value::Bool(false));
     schema.contains_key("maxItems")
         || schema.contains_key("enum")
@@ -78,7 +79,7 @@ fn is_bounded(schema: &Map<String, Value>) -> bool {
 pub(crate) fn whole<'a, 's>(
     cx: &LintContext<'s>,
     site: &'a SchemaSite<'s>,
-) -> Option<&'a Map<String, Value>> {
+) -> Option<&'a Keywords<'s>> {
     site.whole(cx)
 }
 
@@ -87,12 +88,12 @@ pub(crate) fn whole<'a, 's>(
 pub(crate) fn with_own_keywords<'a, 's>(
     cx: &LintContext<'s>,
     site: &'a SchemaSite<'s>,
-) -> &'a Map<String, Value> {
+) -> &'a Keywords<'s> {
     site.merged(cx)
 }
 
 /// Whether `type` is `name` or a list holding it.
-pub(crate) fn has_type(schema: &Map<String, Value>, name: &str) -> bool {
+pub(crate) fn has_type(schema: &Keywords, name: &str) -> bool {
     match schema.get("type") {
         Some(Value::String(t)) => t == name,
         Some(Value::Array(types)) => types.iter().any(|t| t == name),

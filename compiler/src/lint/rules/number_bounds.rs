@@ -28,9 +28,10 @@
 //! - OWASP API Security Top 10 2023, API4: Unrestricted Resource Consumption
 //! - CWE-1284: Improper Validation of Specified Quantity in Input
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diagnostic::Severity;
+use crate::lint::context::Keywords;
 use crate::lint::rules::array_max_items::{has_type, whole};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
@@ -85,7 +86,7 @@ impl Rule for Check {
 
 /// Whether the inclusive keyword is present or the exclusive one is a number (in OpenAPI 3.0 a
 /// boolean `exclusiveMinimum` only modifies `minimum`).
-fn bounded(schema: &Map<String, Value>, inclusive: &str, exclusive: &str) -> bool {
+fn bounded(schema: &Keywords, inclusive: &str, exclusive: &str) -> bool {
     schema.get(inclusive).is_some_and(Value::is_number)
         || schema.get(exclusive).is_some_and(Value::is_number)
 }

@@ -36,9 +36,10 @@
 //! - OWASP API Security Top 10 2023, API7: Server Side Request Forgery
 //! - CWE-918: Server-Side Request Forgery (SSRF)
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diagnostic::Severity;
+use crate::lint::context::Keywords;
 use crate::lint::context::Position;
 use crate::lint::rules::credentials_in_url::{Places, words};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
@@ -71,7 +72,8 @@ impl Rule for Check {
                 };
                 let schema = cx
                     .deref(&parameter.child("schema"))
-                    .and_then(|s| s.value().as_object().cloned())
+                    .and_then(|s| s.value().as_object())
+                    .map(Keywords::of)
                     .unwrap_or_default();
                 if takes_url(name, &schema) {
                     let what = format!("{location} parameter `{name}`");
@@ -86,7 +88,7 @@ impl Rule for Check {
             let Position::Property(name) = &site.position else {
                 continue;
             };
-            if takes_url(name, site.value()) {
+            if takes_url(name, &Keywords::of(site.value())) {
                 let what = format!("request property `{name}`");
                 report(out, &site.node, &what, labels(cx, &site.operations), true);
             }
@@ -113,7 +115,7 @@ fn report(
 }
 
 /// Whether an input with this name and schema takes a URL (see the rule's documentation).
-fn takes_url(name: &str, schema: &Map<String, Value>) -> bool {
+fn takes_url(name: &str, schema: &Keywords) -> bool {
     let string_or_untyped = match schema.get("type") {
         None => true,
         Some(Value::String(t)) => t == "string",

@@ -23,9 +23,10 @@
 //! - OWASP API Security Top 10 2023, API4: Unrestricted Resource Consumption
 //! - CWE-770: Allocation of Resources Without Limits or Throttling
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::diagnostic::Severity;
+use crate::lint::context::Keywords;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -69,7 +70,7 @@ impl Rule for Check {
     }
 }
 
-fn is_string(schema: &Map<String, Value>) -> bool {
+fn is_string(schema: &Keywords) -> bool {
     match schema.get("type") {
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
@@ -77,7 +78,7 @@ fn is_string(schema: &Map<String, Value>) -> bool {
     }
 }
 
-fn is_bounded(schema: &Map<String, Value>) -> bool {
+fn is_bounded(schema: &Keywords) -> bool {
     schema.contains_key("maxLength")
         || schema.contains_key("enum")
         || schema.contains_key("const")

@@ -58,7 +58,7 @@ impl Rule for Check {
             if !has_type(schema, "string")
                 || ["format", "pattern", "enum", "const"]
                     .iter()
-                    .any(|k| schema.contains_key(*k))
+                    .any(|k| schema.contains_key(k))
             {
                 continue;
             }

@@ -57,7 +57,7 @@ impl Rule for Check {
             }
             let keyword = ["additionalProperties", "unevaluatedProperties"]
                 .into_iter()
-                .find(|k| schema.get(*k).is_some_and(Value::is_object));
+                .find(|k| schema.get(k).is_some_and(Value::is_object));
             let Some(keyword) = keyword else {
                 continue;
             };

@@ -31,6 +31,7 @@
 use serde_json::Value;
 
 use crate::diagnostic::Severity;
+use crate::lint::context::Keywords;
 use crate::lint::rules::array_max_items::{has_type, with_own_keywords};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
@@ -88,7 +89,7 @@ impl Rule for Check {
             }
             let message = if matches!(format, "int32" | "int64") {
                 // The compiler bounds only a schema that says `type: integer` itself.
-                if has_type(site.value(), "integer") {
+                if has_type(&Keywords::of(site.value()), "integer") {
                     continue;
                 }
                 format!(
