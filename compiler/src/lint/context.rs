@@ -157,6 +157,17 @@ impl<'s> LintContext<'s> {
         out
     }
 
+    /// The parameters of an operation with their `name` and `in`, skipping malformed ones.
+    pub fn named_parameters(
+        &self,
+        op: usize,
+    ) -> impl Iterator<Item = (&Node<'s>, &'s str, &'s str)> {
+        self.parameters(op).iter().filter_map(|p| {
+            let value = p.value();
+            Some((p, value.get("name")?.as_str()?, value.get("in")?.as_str()?))
+        })
+    }
+
     /// The request body object of an operation, dereferenced.
     pub fn request_body(&self, op: usize) -> Option<Node<'s>> {
         let node = self.operations[op].node.child("requestBody");

@@ -37,8 +37,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
-
 use crate::diagnostic::Severity;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 use crate::load::{FileId, Node};
@@ -58,14 +56,7 @@ impl Rule for Check {
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {
-            for parameter in cx.parameters(op) {
-                let value = parameter.value();
-                let (Some(name), Some(location)) = (
-                    value.get("name").and_then(Value::as_str),
-                    value.get("in").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
+            for (parameter, name, location) in cx.named_parameters(op) {
                 let in_query = match location {
                     "query" => true,
                     "path" => false,

@@ -48,14 +48,8 @@ impl Rule for Check {
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {
-            for parameter in cx.parameters(op) {
-                let value = parameter.value();
-                let Some(name) = value.get("name").and_then(Value::as_str) else {
-                    continue;
-                };
-                if value.get("in").and_then(Value::as_str) != Some("path")
-                    || words(name).last().map(String::as_str) != Some("id")
-                {
+            for (parameter, name, location) in cx.named_parameters(op) {
+                if location != "path" || words(name).last().map(String::as_str) != Some("id") {
                     continue;
                 }
                 let Some(schema) = cx.deref(&parameter.child("schema")) else {

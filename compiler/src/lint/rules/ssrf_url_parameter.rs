@@ -62,14 +62,7 @@ impl Rule for Check {
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {
-            for parameter in cx.parameters(op) {
-                let value = parameter.value();
-                let (Some(name), Some(location)) = (
-                    value.get("name").and_then(Value::as_str),
-                    value.get("in").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
+            for (parameter, name, location) in cx.named_parameters(op) {
                 let schema = cx
                     .deref(&parameter.child("schema"))
                     .and_then(|s| s.value().as_object())
