@@ -47,7 +47,7 @@ pub struct SchemaSite<'s> {
     /// An enclosing schema (through compositions and `$ref`s only) says `unevaluatedProperties: false`.
     pub closed_by_composition: bool,
     /// Every operation that reaches this node.
-    pub operations: BTreeSet<usize>,
+    pub operations: std::sync::Arc<BTreeSet<usize>>,
     /// The site is the whole value of a shared schema reached by `$ref`.
     pub is_ref_target: bool,
     /// The site is a shared schema used only as a branch of `allOf`: the composing schema is judged.
@@ -317,11 +317,14 @@ fn collect_sites<'s>(cx: &LintContext<'s>) -> Vec<SchemaSite<'s>> {
             }
         }
     }
+    // Every site of a unit shares the unit's set of operations.
+    let shared: Vec<std::sync::Arc<BTreeSet<usize>>> =
+        reached.into_iter().map(std::sync::Arc::new).collect();
     for (u, unit) in units.iter().enumerate() {
         let closed = unit.closed_by_referrers.unwrap_or(false);
         let composed_only = unit.only_all_of_branch.unwrap_or(false);
         for (i, site) in sites[unit.sites.clone()].iter_mut().enumerate() {
-            site.operations = reached[u].clone();
+            site.operations = shared[u].clone();
             site.closed_by_composition |= closed;
             site.composed_only = composed_only && i == 0;
         }
@@ -439,7 +442,7 @@ fn walk<'s>(
         node: node.clone(),
         position: position.clone(),
         closed_by_composition: closed,
-        operations: BTreeSet::new(),
+        operations: Default::default(),
         is_ref_target: is_ref_target && depth == 0,
         composed_only: false,
         merged: OnceCell::new(),
