@@ -544,6 +544,13 @@ impl<'s> Keywords<'s> {
 }
 
 pub(crate) fn merge_keywords<'s>(cx: &LintContext<'s>, node: &Node<'s>) -> Keywords<'s> {
+    // Most schemas stand alone: their own keywords are the whole story.
+    if let Some(map) = node.value().as_object()
+        && !map.contains_key("$ref")
+        && !map.contains_key("allOf")
+    {
+        return Keywords::of(map);
+    }
     let mut merged = Keywords::default();
     let mut stack = vec![(node.clone(), 0)];
     while let Some((node, depth)) = stack.pop() {

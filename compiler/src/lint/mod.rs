@@ -39,6 +39,11 @@ pub struct RuleMeta {
 /// A lint rule. Its documentation is the `//!` comment at the top of its file.
 pub trait Rule: Sync {
     fn meta(&self) -> RuleMeta;
+    /// Whether the rule reads the request schemas ([`LintContext::request_schemas`]), which are
+    /// collected before such rules run.
+    fn reads_schemas(&self) -> bool {
+        false
+    }
     fn check(&self, cx: &LintContext, out: &mut Findings);
 }
 
@@ -133,31 +138,32 @@ impl Rule for InternalError {
 
 /// Runs every enabled rule over the spec and returns the findings, sorted by file and position.
 pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
-    // Shared work first, then the rules on two threads (this machine class has two cores; rules only
-    // read the context, and each thread keeps its own findings).
-    let _ = cx.request_schemas();
-    let enabled: Vec<(&dyn Rule, Severity)> = registry::RULES
+    // Two threads (this machine class has two cores) take rules from one queue. Rules that read only
+    // operations come first, so the second thread has work while this one collects the request
+    // schemas and their merged keyword views, which the remaining rules share.
+    let (mut queue, schema_rules): (Vec<(&dyn Rule, Severity)>, Vec<_>) = registry::RULES
         .iter()
         .filter_map(|r| config.severity(r.meta()).map(|s| (*r, s)))
-        .collect();
-    let run = |rules: Vec<(&dyn Rule, Severity)>| -> Vec<Finding> {
+        .partition(|(r, _)| !r.reads_schemas());
+    queue.extend(schema_rules);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
         let mut found = Vec::new();
-        for (rule, severity) in rules {
-            found.extend(run_rule(cx, rule, severity));
+        while let Some((rule, severity)) =
+            queue.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        {
+            found.extend(run_rule(cx, *rule, *severity));
         }
         found
     };
-    let (first, second): (Vec<_>, Vec<_>) = enabled
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| i % 2 == 0);
-    let strip = |half: Vec<(usize, (&'static dyn Rule, Severity))>| {
-        half.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
-    };
-    let (first, second) = (strip(first), strip(second));
     let mut all = std::thread::scope(|scope| {
-        let other = scope.spawn(|| run(second));
-        let mut mine = run(first);
+        let other = scope.spawn(work);
+        // Backwards, so that a schema rule on the other thread, going forwards, meets this work
+        // halfway instead of waiting on the same cells.
+        for site in cx.request_schemas().iter().rev() {
+            site.merged(cx);
+        }
+        let mut mine = work();
         mine.extend(other.join().unwrap_or_default());
         mine
     });

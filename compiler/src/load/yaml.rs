@@ -308,30 +308,6 @@ impl Builder<'_> {
                     else {
                         return Err(self.error(at, "a mapping key must be text", None));
                     };
-                    // Hash lookup first: the linear search for the position is only for duplicates.
-                    if let Some(index) = map
-                        .contains_key(text.as_str())
-                        .then(|| map.keys().position(|k| *k == text))
-                        .flatten()
-                    {
-                        if let Some(i) = merged.iter().position(|k| *k == text) {
-                            // An explicit key overrides one merged in with `<<`.
-                            merged.swap_remove(i);
-                            map.shift_remove(text.as_str());
-                            spans.remove(index);
-                        } else {
-                            let first = spans[index].key;
-                            let message = format!(
-                                "duplicate key `{text}` (first defined at line {}, column {})",
-                                first.line, first.column
-                            );
-                            return Err(self.error(
-                                at,
-                                &message,
-                                Some("YAML parsers disagree on which copy wins; keep one"),
-                            ));
-                        }
-                    }
                     *key = Some((text, at));
                 }
                 Some((k, key_pos)) => {
@@ -339,10 +315,38 @@ impl Builder<'_> {
                     node.span.key = key_pos;
                     if k == "<<" {
                         merge_into(map, spans, merged, node);
-                    } else {
-                        map.insert(k, node.value);
-                        spans.push(node.span);
+                        return Ok(());
                     }
+                    // One hash per key: the entry tells a new key from a repeated one.
+                    let repeated = match map.entry(k) {
+                        serde_json::map::Entry::Vacant(slot) => {
+                            slot.insert(node.value);
+                            spans.push(node.span);
+                            None
+                        }
+                        serde_json::map::Entry::Occupied(slot) => Some((slot.key().clone(), node)),
+                    };
+                    let Some((k, node)) = repeated else {
+                        return Ok(());
+                    };
+                    let index = map.keys().position(|x| *x == k).unwrap_or_default();
+                    if let Some(i) = merged.iter().position(|m| *m == k) {
+                        // An explicit key overrides one merged in with `<<`.
+                        merged.swap_remove(i);
+                        map.insert(k, node.value);
+                        spans[index] = node.span;
+                        return Ok(());
+                    }
+                    let first = spans[index].key;
+                    let message = format!(
+                        "duplicate key `{k}` (first defined at line {}, column {})",
+                        first.line, first.column
+                    );
+                    return Err(self.error(
+                        key_pos,
+                        &message,
+                        Some("YAML parsers disagree on which copy wins; keep one"),
+                    ));
                 }
             },
         }

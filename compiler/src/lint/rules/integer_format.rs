@@ -40,6 +40,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
             let Some(schema) = whole(cx, site) else {

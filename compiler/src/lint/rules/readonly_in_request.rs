@@ -56,6 +56,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         // Properties are found through the schema that declares them: a property that is only a
         // `$ref` is not a site of its own, and each declaring schema is a site once.

@@ -59,6 +59,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {

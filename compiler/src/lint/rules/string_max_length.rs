@@ -56,6 +56,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
             let Some(merged) = site.whole(cx) else {

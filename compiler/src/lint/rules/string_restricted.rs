@@ -46,6 +46,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         let parameter_values = parameter_value_schemas(cx);
         for site in cx.request_schemas() {

@@ -71,6 +71,10 @@ impl Rule for Check {
         }
     }
 
+    fn reads_schemas(&self) -> bool {
+        true
+    }
+
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         // Each `format` is judged where it is written, `allOf` branches included.
         for site in cx.request_schemas() {
