@@ -7,16 +7,23 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use specgate_runtime::Engine;
 
+/// The engine of an example spec, compiled once per test binary.
+fn load(spec: &str) -> Engine {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(spec);
+    let plan = specgate_compiler::compile_file(&path)
+        .expect("the spec compiles")
+        .plan;
+    Engine::load(&plan).expect("the plan loads")
+}
+
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let spec =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/petstore-3.0.yaml");
-        let plan = specgate_compiler::compile_file(&spec)
-            .expect("the example spec compiles")
-            .plan;
-        Engine::load(&plan).expect("the plan loads")
-    })
+    ENGINE.get_or_init(|| load("../specs/petstore-3.0.yaml"))
+}
+
+fn notes() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| load("../tests/fixtures/sidecar/notes.yaml"))
 }
 
 fn method() -> impl Strategy<Value = String> {
@@ -120,18 +127,6 @@ proptest! {
             }
         }
     }
-}
-
-fn notes() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/sidecar/notes.yaml");
-        let plan = specgate_compiler::compile_file(&spec)
-            .expect("the fixture spec compiles")
-            .plan;
-        Engine::load(&plan).expect("the plan loads")
-    })
 }
 
 /// Multipart bodies made of plausible pieces in arbitrary order: boundaries, headers, data.

@@ -535,6 +535,15 @@ impl<'s> Keywords<'s> {
         self.get(key).is_some()
     }
 
+    /// Whether `type` is `name`, or a list that holds it.
+    pub fn has_type(&self, name: &str) -> bool {
+        match self.get("type") {
+            Some(Value::String(t)) => t == name,
+            Some(Value::Array(types)) => types.iter().any(|t| t == name),
+            _ => false,
+        }
+    }
+
     /// Adds a keyword unless one of that name is already there.
     fn add(&mut self, key: &'s str, value: &'s Value) {
         if !self.contains_key(key) {

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use crate::diagnostic::Severity;
 use crate::lint::context::Keywords;
-use crate::lint::{Findings, LintContext, Rule, RuleMeta, SchemaSite, labels};
+use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
 
@@ -52,10 +52,10 @@ impl Rule for Check {
 
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
-            let Some(schema) = whole(cx, site) else {
+            let Some(schema) = site.whole(cx) else {
                 continue;
             };
-            let is_array = has_type(schema, "array")
+            let is_array = schema.has_type("array")
                 || (!schema.contains_key("type")
                     && (schema.contains_key("items") || schema.contains_key("prefixItems")));
             if !is_array || is_bounded(schema) {
@@ -77,30 +77,4 @@ fn is_bounded(schema: &Keywords) -> bool {
         || schema.contains_key("enum")
         || schema.contains_key("const")
         || (schema.contains_key("prefixItems") && (closed("items") || closed("unevaluatedItems")))
-}
-
-/// The keywords that hold for a site as a whole (see [`SchemaSite::whole`]).
-pub(crate) fn whole<'a, 's>(
-    cx: &LintContext<'s>,
-    site: &'a SchemaSite<'s>,
-) -> Option<&'a Keywords<'s>> {
-    site.whole(cx)
-}
-
-/// The keywords of a site merged with those of its `$ref` target and `allOf` branches, the site's
-/// own first, whatever its position.
-pub(crate) fn with_own_keywords<'a, 's>(
-    cx: &LintContext<'s>,
-    site: &'a SchemaSite<'s>,
-) -> &'a Keywords<'s> {
-    site.merged(cx)
-}
-
-/// Whether `type` is `name` or a list holding it.
-pub(crate) fn has_type(schema: &Keywords, name: &str) -> bool {
-    match schema.get("type") {
-        Some(Value::String(t)) => t == name,
-        Some(Value::Array(types)) => types.iter().any(|t| t == name),
-        _ => false,
-    }
 }

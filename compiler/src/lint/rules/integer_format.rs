@@ -25,7 +25,6 @@
 use serde_json::Value;
 
 use crate::diagnostic::Severity;
-use crate::lint::rules::array_max_items::{has_type, whole};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -46,11 +45,11 @@ impl Rule for Check {
 
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
-            let Some(schema) = whole(cx, site) else {
+            let Some(schema) = site.whole(cx) else {
                 continue;
             };
             let format = schema.get("format").and_then(Value::as_str);
-            if !has_type(schema, "integer") || matches!(format, Some("int32" | "int64")) {
+            if !schema.has_type("integer") || matches!(format, Some("int32" | "int64")) {
                 continue;
             }
             let message = match format {

@@ -32,7 +32,6 @@ use serde_json::Value;
 
 use crate::diagnostic::Severity;
 use crate::lint::context::Keywords;
-use crate::lint::rules::array_max_items::{has_type, whole};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -53,12 +52,12 @@ impl Rule for Check {
 
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
-            let Some(schema) = whole(cx, site) else {
+            let Some(schema) = site.whole(cx) else {
                 continue;
             };
-            let kind = if has_type(schema, "integer") {
+            let kind = if schema.has_type("integer") {
                 "integer"
-            } else if has_type(schema, "number") {
+            } else if schema.has_type("number") {
                 "number"
             } else {
                 continue;

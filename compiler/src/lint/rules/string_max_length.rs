@@ -65,20 +65,12 @@ impl Rule for Check {
             let Some(merged) = site.whole(cx) else {
                 continue;
             };
-            if !is_string(merged) || is_bounded(merged) {
+            if !merged.has_type("string") || is_bounded(merged) {
                 continue;
             }
             out.report(&site.node, "this request string has no `maxLength`", labels(cx, &site.operations))
                 .hint("add `maxLength` (or an `enum`, `const`, or a `format` such as `uuid` or `date-time`)");
         }
-    }
-}
-
-fn is_string(schema: &Keywords) -> bool {
-    match schema.get("type") {
-        Some(Value::String(t)) => t == "string",
-        Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
-        _ => false,
     }
 }
 

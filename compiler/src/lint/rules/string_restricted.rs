@@ -30,7 +30,6 @@
 use std::collections::HashSet;
 
 use crate::diagnostic::Severity;
-use crate::lint::rules::array_max_items::{has_type, whole};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 use crate::load::{Dialect, FileId, Node};
 
@@ -56,10 +55,10 @@ impl Rule for Check {
             if !parameter_values.contains(&(site.node.file_id, site.node.pointer.clone())) {
                 continue;
             }
-            let Some(schema) = whole(cx, site) else {
+            let Some(schema) = site.whole(cx) else {
                 continue;
             };
-            if !has_type(schema, "string")
+            if !schema.has_type("string")
                 || ["format", "pattern", "enum", "const"]
                     .iter()
                     .any(|k| schema.contains_key(k))

@@ -32,7 +32,6 @@
 use serde_json::Value;
 
 use crate::diagnostic::Severity;
-use crate::lint::rules::array_max_items::whole;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -53,7 +52,7 @@ impl Rule for Check {
 
     fn check(&self, cx: &LintContext, out: &mut Findings) {
         for site in cx.request_schemas() {
-            let Some(schema) = whole(cx, site) else {
+            let Some(schema) = site.whole(cx) else {
                 continue;
             };
             if schema.contains_key("maxProperties") {

@@ -32,7 +32,6 @@ use serde_json::Value;
 
 use crate::diagnostic::Severity;
 use crate::lint::context::Keywords;
-use crate::lint::rules::array_max_items::{has_type, with_own_keywords};
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
 
 pub struct Check;
@@ -81,10 +80,10 @@ impl Rule for Check {
             let Some(format) = site.value().get("format").and_then(Value::as_str) else {
                 continue;
             };
-            let merged = with_own_keywords(cx, site);
+            let merged = site.merged(cx);
             let scalar = ["string", "number", "integer"]
                 .iter()
-                .any(|t| has_type(merged, t));
+                .any(|t| merged.has_type(t));
             if (merged.contains_key("type") && !scalar)
                 || VALIDATED.contains(&format)
                 || OPENAPI_ANNOTATIONS.contains(&format)
@@ -93,7 +92,7 @@ impl Rule for Check {
             }
             let message = if matches!(format, "int32" | "int64") {
                 // The compiler bounds only a schema that says `type: integer` itself.
-                if has_type(&Keywords::of(site.value()), "integer") {
+                if Keywords::of(site.value()).has_type("integer") {
                     continue;
                 }
                 format!(
