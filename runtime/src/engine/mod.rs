@@ -1,9 +1,12 @@
 //! The decision engine: a plan turned into executable form once, at load.
 
+pub mod auth;
 pub mod check;
+pub mod context;
 pub mod denial;
 mod multipart;
 pub mod params;
+pub mod policies;
 mod router;
 mod validator;
 

@@ -6,9 +6,11 @@
 //! the policy sets. Every refusal is a problem+json answer; every request gives one access-log line.
 
 mod echo;
+pub mod jwks;
 mod log;
 mod metrics;
 mod problem;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

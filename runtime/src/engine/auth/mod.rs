@@ -1,0 +1,1 @@
+//! Authentication: OpenAPI security requirements evaluated against the request's credentials.

@@ -1,0 +1,1 @@
+//! Identity-free traffic policies, each a small module: client IP rules, bots, CORS.

@@ -1,0 +1,1 @@
+//! TLS termination and client certificates (rustls).
