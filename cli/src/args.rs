@@ -112,6 +112,31 @@ pub struct RunArgs {
     /// Where to serve /healthz, /readyz and /metrics (not served when absent).
     #[arg(long, env = "SPECGATE_ADMIN", value_name = "ADDR")]
     pub admin: Option<std::net::SocketAddr>,
+    /// Terminate TLS with this certificate chain (PEM); reloaded on SIGHUP.
+    #[arg(long, env = "SPECGATE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SPECGATE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Verify client certificates against these CA certificates (PEM), for `mutualTLS` schemes.
+    #[arg(long, env = "SPECGATE_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Share rate-limit budgets across replicas through this Redis (redis://host:port[/db]).
+    #[arg(long, env = "SPECGATE_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
+    /// While Redis is unreachable: `open` limits in process, `closed` answers 503.
+    #[arg(long, env = "SPECGATE_RATE_LIMIT_FALLBACK", value_enum, default_value_t = Fallback::Open)]
+    pub rate_limit_fallback: Fallback,
+    /// Time Redis has to answer a rate-limit check before the fallback applies.
+    #[arg(long, env = "SPECGATE_REDIS_TIMEOUT", default_value = "50ms")]
+    pub redis_timeout: specgate_plan::units::Duration,
+    /// Prefix of every rate-limit key in Redis.
+    #[arg(long, env = "SPECGATE_REDIS_PREFIX", default_value = "specgate:rl:")]
+    pub redis_prefix: String,
+    /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in the
+    /// environment variable).
+    #[arg(long, env = "SPECGATE_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
     #[arg(long, env = "SPECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
     /// Time a client has to send a request's head.
@@ -137,4 +162,12 @@ pub enum LogFormat {
     Json,
     /// One readable line per request.
     Text,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fallback {
+    /// Keep serving, limiting in process.
+    Open,
+    /// Refuse with 503 until Redis answers again.
+    Closed,
 }

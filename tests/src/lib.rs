@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: where things are, and the `specgate` binary.
 #![forbid(unsafe_code)]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -88,7 +88,10 @@ impl Engine {
                 .iter()
                 .any(|alternative| alternative.is_empty());
         if !anonymous_allowed {
-            return Err(Denial::Unauthenticated);
+            return Err(Denial::Unauthenticated {
+                challenge: "Bearer".into(),
+                detail: "not-implemented",
+            });
         }
         let errors = self.parameter_errors(compiled, &raw_params, head);
         if !errors.is_empty() {

@@ -15,6 +15,26 @@ pub struct FieldError {
     pub reason: String,
 }
 
+/// The kinds of injection `threats` detects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreatKind {
+    SqlInjection,
+    Xss,
+    PathTraversal,
+    CommandInjection,
+}
+
+impl ThreatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SqlInjection => "sql-injection",
+            Self::Xss => "xss",
+            Self::PathTraversal => "path-traversal",
+            Self::CommandInjection => "command-injection",
+        }
+    }
+}
+
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -25,8 +45,27 @@ pub enum Denial {
     MethodNotAllowed { allowed: Vec<HttpMethod> },
     /// The operation is closed at the edge (`deny: true`).
     Denied,
-    /// Credentials are missing or cannot be verified.
-    Unauthenticated,
+    /// Credentials are missing or cannot be verified (401).
+    Unauthenticated {
+        /// The `WWW-Authenticate` challenge.
+        challenge: String,
+        /// Which check failed, for the log only (never in the answer unless verbose).
+        detail: &'static str,
+    },
+    /// A valid identity lacks a scope or an accepted certificate subject (403).
+    InsufficientScope { challenge: String, detail: &'static str },
+    /// The client address is not allowed (`ip`).
+    IpDenied,
+    /// The User-Agent is a denied bot or attack tool (`bots`).
+    BotDenied,
+    /// A CORS preflight from an origin, or for a method or header, that is not allowed.
+    CorsRefused,
+    /// A rate limit is exhausted; retry after this many seconds.
+    TooManyRequests { retry_after: u64 },
+    /// The shared rate-limit store is unreachable and `--rate-limit-fallback closed` is set.
+    RateLimitUnavailable,
+    /// A parameter or body value looks like an injection attack (`threats`).
+    Threat { kind: ThreatKind },
     /// Parameters do not match the spec.
     InvalidParameters { errors: Vec<FieldError> },
     /// The body does not match the spec.
@@ -54,8 +93,15 @@ impl Denial {
         match self {
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Denied => 403,
-            Self::Unauthenticated => 401,
+            Self::Denied
+            | Self::InsufficientScope { .. }
+            | Self::IpDenied
+            | Self::BotDenied
+            | Self::CorsRefused
+            | Self::Threat { .. } => 403,
+            Self::Unauthenticated { .. } => 401,
+            Self::TooManyRequests { .. } => 429,
+            Self::RateLimitUnavailable => 503,
             Self::InvalidParameters { .. }
             | Self::InvalidBody { .. }
             | Self::MissingBody
@@ -75,7 +121,19 @@ impl Denial {
             Self::NotFound => "route-not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::Denied => "operation-denied",
-            Self::Unauthenticated => "unauthenticated",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::InsufficientScope { .. } => "insufficient-scope",
+            Self::IpDenied => "ip-denied",
+            Self::BotDenied => "bot-denied",
+            Self::CorsRefused => "cors-refused",
+            Self::TooManyRequests { .. } => "rate-limited",
+            Self::RateLimitUnavailable => "rate-limit-unavailable",
+            Self::Threat { kind } => match kind {
+                ThreatKind::SqlInjection => "threat-sql-injection",
+                ThreatKind::Xss => "threat-xss",
+                ThreatKind::PathTraversal => "threat-path-traversal",
+                ThreatKind::CommandInjection => "threat-command-injection",
+            },
             Self::InvalidParameters { .. } => "invalid-parameters",
             Self::InvalidBody { .. } => "invalid-body",
             Self::MissingBody => "missing-body",
@@ -94,7 +152,14 @@ impl Denial {
             Self::NotFound => "Not Found",
             Self::MethodNotAllowed { .. } => "Method Not Allowed",
             Self::Denied => "Forbidden",
-            Self::Unauthenticated => "Unauthorized",
+            Self::Unauthenticated { .. } => "Unauthorized",
+            Self::InsufficientScope { .. }
+            | Self::IpDenied
+            | Self::BotDenied
+            | Self::CorsRefused
+            | Self::Threat { .. } => "Forbidden",
+            Self::TooManyRequests { .. } => "Too Many Requests",
+            Self::RateLimitUnavailable => "Service Unavailable",
             Self::InvalidParameters { .. } => "Invalid request parameters",
             Self::InvalidBody { .. } => "Invalid request body",
             Self::MissingBody => "Request body required",
@@ -121,7 +186,12 @@ impl Denial {
                         .join(", "),
                 )]
             }
-            Self::Unauthenticated => vec![("www-authenticate", "Bearer".to_owned())],
+            Self::Unauthenticated { challenge, .. } | Self::InsufficientScope { challenge, .. } => {
+                vec![("www-authenticate", challenge.clone())]
+            }
+            Self::TooManyRequests { retry_after } => {
+                vec![("retry-after", retry_after.to_string())]
+            }
             _ => Vec::new(),
         }
     }
@@ -140,7 +210,26 @@ impl Denial {
                     .map(|e| json!({"location": e.location, "name": e.name, "pointer": e.pointer, "reason": e.reason}))
                     .collect();
         }
+        if verbose {
+            match self {
+                Self::Unauthenticated { detail, .. } | Self::InsufficientScope { detail, .. } => {
+                    problem["detail"] = Value::from(*detail);
+                }
+                Self::Threat { kind } => problem["detail"] = Value::from(kind.as_str()),
+                _ => {}
+            }
+        }
         problem
+    }
+
+    /// Which check failed, for the access log (no values, no secrets).
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated { detail, .. } | Self::InsufficientScope { detail, .. } => {
+                Some(detail)
+            }
+            _ => None,
+        }
     }
 }
 

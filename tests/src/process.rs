@@ -1,0 +1,195 @@
+//! `specgate run` as a child process on loopback, and plain HTTP/1.1 requests to it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{repo_root, specgate};
+
+/// A running sidecar, killed when dropped.
+#[allow(missing_debug_implementations)]
+pub struct Sidecar {
+    pub child: Child,
+    pub address: String,
+    pub admin: Option<String>,
+    /// Lines the sidecar wrote to standard error after it started (the access log and notes).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(spec: &str, upstream: &str) -> Sidecar {
+    start_with(spec, upstream, &[])
+}
+
+/// Starts `specgate run` on a free port (and `extra` flags), reading its addresses from standard error.
+pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
+    let mut child = Command::new(specgate())
+        .args([
+            "run",
+            "--spec",
+            spec,
+            "--upstream",
+            upstream,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("specgate starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut admin = None;
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("specgate said where it listens")
+            .expect("readable");
+        if let Some(rest) = line.strip_prefix("specgate admin on http://") {
+            admin = Some(rest.trim().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("specgate listening on http://") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(mut sink) = sink.lock() {
+                sink.push(line);
+            }
+        }
+    });
+    Sidecar {
+        child,
+        address,
+        admin,
+        stderr,
+    }
+}
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub fn send(
+    sidecar: &Sidecar,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    send_to(&sidecar.address, method, target, headers, body)
+}
+
+/// One HTTP/1.1 request to `address` over a fresh connection.
+pub fn send_to(
+    address: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: api.petstore.example.com\r\nConnection: close\r\n"
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A `fixed-upstream` process (from this crate) answering after `delay_ms`.
+#[allow(missing_debug_implementations)]
+pub struct FixedUpstream {
+    child: Child,
+    pub address: String,
+}
+
+impl Drop for FixedUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn fixed_upstream(delay_ms: u64) -> FixedUpstream {
+    let binary = specgate().with_file_name("fixed-upstream");
+    let mut child = Command::new(&binary)
+        .args(["127.0.0.1:0", &delay_ms.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("it says where it listens");
+    let address = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    FixedUpstream { child, address }
+}
+
