@@ -4,6 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use specgate_runtime::Engine;
+use specgate_runtime::engine::{Connection, Verdict};
 
 fn engine(spec: &str) -> Engine {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(spec);
@@ -23,6 +24,7 @@ fn head(method: &str, target: &str, headers: &[(&str, &str)]) -> http::request::
 
 fn bench(c: &mut Criterion) {
     let petstore = engine("../specs/petstore-3.0.yaml");
+    let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
     let mut group = c.benchmark_group("check");
     group.bench_function("route lookup (templated path)", |b| {
         b.iter(|| petstore.route(specgate_plan::HttpMethod::Get, "/pets/123/photos/1,2,3"))
@@ -37,7 +39,14 @@ fn bench(c: &mut Criterion) {
     );
     group.bench_function(
         "head: five query parameters of four styles, a header and a cookie",
-        |b| b.iter(|| petstore.check_head(&list).map(|a| a.body_limit())),
+        |b| {
+            b.iter(|| match petstore.check_head(&list, &connection) {
+                Ok(Verdict::Admitted(mut admitted)) => {
+                    petstore.check_parameters(&mut admitted, &list).is_ok()
+                }
+                _ => false,
+            })
+        },
     );
 
     let notes = engine("../tests/fixtures/sidecar/notes.yaml");
@@ -47,7 +56,9 @@ fn bench(c: &mut Criterion) {
     let post = head("POST", "/notes", &[("content-type", "application/json")]);
     group.bench_function("body: ~1 KB JSON, parsed strictly and validated", |b| {
         b.iter(|| {
-            let mut admitted = notes.check_head(&post).expect("admitted");
+            let Ok(Verdict::Admitted(mut admitted)) = notes.check_head(&post, &connection) else {
+                panic!("admitted")
+            };
             let valid = notes
                 .check_body(&mut admitted, Some("application/json"), &body)
                 .is_ok();

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use specgate_runtime::Engine;
+use specgate_runtime::engine::{Connection, Verdict};
 
 /// The engine of an example spec, compiled once per test binary.
 fn load(spec: &str) -> Engine {
@@ -112,11 +113,17 @@ proptest! {
         let Ok(request) = request.body(()) else { return Ok(()) };
         let (parts, ()) = request.into_parts();
         let engine = engine();
-        match engine.check_head(&parts) {
-            Err(denial) => prop_assert!((400..600).contains(&denial.status())),
-            Ok(mut admitted) => {
+        let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
+        match engine.check_head(&parts, &connection) {
+            Err(refusal) => prop_assert!((400..600).contains(&refusal.denial.status())),
+            Ok(Verdict::Preflight(_)) => {}
+            Ok(Verdict::Admitted(mut admitted)) => {
                 let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok());
-                if let Err(denial) = engine.check_body(&mut admitted, content_type, &body) {
+                let checked = engine
+                    .check_parameters(&mut admitted, &parts)
+                    .and_then(|()| engine.check_body(&mut admitted, content_type, &body));
+                if let Err(refusal) = checked {
+                    let denial = refusal.denial;
                     prop_assert!((400..600).contains(&denial.status()));
                     let problem = denial.problem("id", true).to_string();
                     // Refusals never echo what was sent (bodies long enough to be recognisable).
@@ -148,10 +155,13 @@ proptest! {
     fn multipart_bodies_never_panic(body in multipart_body(), boundary in prop_oneof![Just("XYZ".to_owned()), "[ -~]{0,12}"]) {
         let head = http::Request::builder().method("POST").uri("/notes/1/attachments").body(()).expect("valid").into_parts().0;
         let engine = notes();
-        let mut admitted = engine.check_head(&head).expect("admitted");
+        let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
+        let Ok(Verdict::Admitted(mut admitted)) = engine.check_head(&head, &connection) else {
+            panic!("admitted")
+        };
         let content_type = format!("multipart/form-data; boundary={boundary}");
-        if let Err(denial) = engine.check_body(&mut admitted, Some(&content_type), &body) {
-            prop_assert_eq!(denial.status(), 400);
+        if let Err(refusal) = engine.check_body(&mut admitted, Some(&content_type), &body) {
+            prop_assert_eq!(refusal.denial.status(), 400);
         }
     }
 }

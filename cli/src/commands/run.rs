@@ -52,6 +52,7 @@ pub fn run(args: &RunArgs) -> Outcome {
     config.connect_timeout = args.connect_timeout.get();
     config.upstream_timeout = args.upstream_timeout.get();
     config.shutdown_grace = args.shutdown_grace.get();
+    config.trusted_proxies = args.trusted_proxy.clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,35 +1,74 @@
-//! The request check: route, then the operation's own refusals, then parameters, then the body.
+//! The request check, in the order the policies run (cheap, identity-free checks first):
 //!
-//! Two steps, because the body arrives after the head: [`Engine::check_head`] decides everything that
-//! the method, target and headers decide (and how large a body may be); [`Engine::check_body`]
-//! checks the body the sidecar has read within that limit. Neither does I/O.
+//! 1. [`Engine::check_head`]: route (404/405), client IP (403), bots (403), CORS preflight (answered
+//!    here, never forwarded), `deny` (403), then authentication (401/403);
+//! 2. rate limits: the sidecar asks its store for the limits [`Admitted::rate_limits`] names (429);
+//! 3. [`Engine::check_parameters`]: every parameter against its schema (400), then threats (403);
+//! 4. [`Engine::check_body`]: the body the sidecar has read within [`Admitted::body_limit`]: media
+//!    type (415), schema (400), then threats (403).
+//!
+//! None of them does I/O. A check in monitor mode (`mode: monitor`, or `monitor` for one part of
+//! `request.validate`) records its violation in [`Admitted::monitored`] and lets the request through.
 
 use http::request::Parts;
 use serde_json::Value;
 use specgate_plan::policy::{AcceptOrReject, Check, Mode, UnknownRoutes};
 use specgate_plan::{HttpMethod, ParameterLocation, Policy};
 
+use super::context::Connection;
 use super::denial::{Denial, FieldError};
 use super::params::{self, Shape};
+use super::policies::Cors;
 use super::router::RouteMatch;
-use super::{CompiledOperation, Engine, SchemaValidator};
+use super::{CompiledOperation, Engine, Guards, SchemaValidator};
 
 /// What the head of a request was admitted as.
 #[derive(Debug)]
-pub struct Admitted<'e> {
+pub struct Admitted<'e, 'r> {
     /// The matched operation, or `None` for an undeclared route forwarded by `unknown-routes: allow`.
     pub operation: Option<&'e CompiledOperation>,
     /// The policy in force (the operation's, or the document's defaults).
     pub policy: &'e Policy,
+    /// The compiled policies in force.
+    pub guards: &'e Guards,
     /// Violations let through because their check is in monitor mode (to log and count).
     pub monitored: Vec<Denial>,
+    /// The raw path parameter values by name, for [`Engine::check_parameters`].
+    path_params: Vec<(&'e str, &'r str)>,
 }
 
-impl<'e> Admitted<'e> {
+impl<'e> Admitted<'e, '_> {
     /// The most body bytes the request may carry.
     pub fn body_limit(&self) -> u64 {
         self.policy.request.max_body.0
     }
+
+    /// A refusal under this admission's policy.
+    pub fn refuse(&self, denial: Denial) -> Refusal<'e> {
+        Refusal {
+            denial,
+            policy: self.policy,
+            cors: self.guards.cors.as_ref(),
+        }
+    }
+}
+
+/// A refused request: why, and under which policy to answer (verbosity, response headers, CORS).
+#[derive(Debug)]
+pub struct Refusal<'e> {
+    pub denial: Denial,
+    pub policy: &'e Policy,
+    /// CORS headers go on refusals too, so that browsers can read them.
+    pub cors: Option<&'e Cors>,
+}
+
+/// What the head decides.
+#[derive(Debug)]
+pub enum Verdict<'e, 'r> {
+    /// Go on: rate limits, parameters, body, then the upstream.
+    Admitted(Admitted<'e, 'r>),
+    /// A CORS preflight from an allowed origin: answer 204 with these headers, do not forward.
+    Preflight(Vec<(http::HeaderName, http::HeaderValue)>),
 }
 
 /// A check's outcome under its mode: refuse, or let through and remember.
@@ -50,34 +89,57 @@ fn apply(
 }
 
 impl Engine {
-    /// Checks what the head of a request decides: route, `deny`, and every parameter.
-    pub fn check_head<'e>(&'e self, head: &Parts) -> Result<Admitted<'e>, Denial> {
-        let defaults = &self.plan().defaults;
+    /// Checks what the head of a request decides, before any rate limit is counted: route, client IP,
+    /// bots, CORS preflight, `deny` and credentials.
+    pub fn check_head<'e, 'r>(
+        &'e self,
+        head: &'r Parts,
+        connection: &Connection,
+    ) -> Result<Verdict<'e, 'r>, Refusal<'e>> {
+        let path = head.uri.path();
+        // An upstream that resolves `.` and `..` would serve another route than the one checked here.
+        if has_dot_segment(path) {
+            return Err(self.refuse_unrouted(Denial::BadRequest));
+        }
         let Some(method) = method_of(&head.method) else {
             return self.unknown_route(
-                defaults,
+                head,
+                connection,
                 Denial::MethodNotAllowed {
                     allowed: Vec::new(),
                 },
             );
         };
-        let path = head.uri.path();
-        // An upstream that resolves `.` and `..` would serve another route than the one checked here.
-        if has_dot_segment(path) {
-            return Err(Denial::BadRequest);
+        if let Some(verdict) = self.preflight(head, path) {
+            return verdict;
         }
-        let (index, raw_params) = match self.route(method, path) {
+        let (index, path_params) = match self.route(method, path) {
             RouteMatch::Found { operation, params } => (operation, params),
             RouteMatch::MethodNotAllowed { allowed } => {
-                return self.unknown_route(defaults, Denial::MethodNotAllowed { allowed });
+                return self.unknown_route(head, connection, Denial::MethodNotAllowed { allowed });
             }
-            RouteMatch::NotFound => return self.unknown_route(defaults, Denial::NotFound),
+            RouteMatch::NotFound => {
+                return self.unknown_route(head, connection, Denial::NotFound);
+            }
         };
         let compiled = &self.operations()[index];
-        let policy = &compiled.operation.policy;
-        let mut monitored = Vec::new();
+        let mut admitted = Admitted {
+            operation: Some(compiled),
+            policy: &compiled.operation.policy,
+            guards: &compiled.guards,
+            monitored: Vec::new(),
+            path_params,
+        };
+        self.edge_checks(&mut admitted, head, connection)?;
+        let policy = admitted.policy;
         if policy.deny {
-            apply(Check::Enforce, policy.mode, Denial::Denied, &mut monitored)?;
+            apply(
+                Check::Enforce,
+                policy.mode,
+                Denial::Denied,
+                &mut admitted.monitored,
+            )
+            .map_err(|d| admitted.refuse(d))?;
         }
         // Credentials are not verified by this version of the engine (that is the next step): an
         // operation that requires them is refused rather than let through unchecked (fail closed).
@@ -88,39 +150,138 @@ impl Engine {
                 .iter()
                 .any(|alternative| alternative.is_empty());
         if !anonymous_allowed {
-            return Err(Denial::Unauthenticated {
+            return Err(admitted.refuse(Denial::Unauthenticated {
                 challenge: "Bearer".into(),
                 detail: "not-implemented",
-            });
+            }));
         }
-        let errors = self.parameter_errors(compiled, &raw_params, head);
+        Ok(Verdict::Admitted(admitted))
+    }
+
+    /// Client IP and bot rules: identity-free and cheap, so they run before anything else.
+    fn edge_checks<'e>(
+        &'e self,
+        admitted: &mut Admitted<'e, '_>,
+        head: &Parts,
+        connection: &Connection,
+    ) -> Result<(), Refusal<'e>> {
+        let mode = admitted.policy.mode;
+        if !admitted.guards.ip.allows(connection.client_ip) {
+            apply(Check::Enforce, mode, Denial::IpDenied, &mut admitted.monitored)
+                .map_err(|d| admitted.refuse(d))?;
+        }
+        let user_agent = head
+            .headers
+            .get(http::header::USER_AGENT)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        if admitted.guards.bots.is_bot(user_agent) {
+            apply(Check::Enforce, mode, Denial::BotDenied, &mut admitted.monitored)
+                .map_err(|d| admitted.refuse(d))?;
+        }
+        Ok(())
+    }
+
+    /// A CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) for an operation
+    /// with CORS configured: answered here. `None` when the request is not such a preflight.
+    fn preflight<'e, 'r>(
+        &'e self,
+        head: &Parts,
+        path: &str,
+    ) -> Option<Result<Verdict<'e, 'r>, Refusal<'e>>> {
+        if head.method != http::Method::OPTIONS {
+            return None;
+        }
+        let origin = head.headers.get(http::header::ORIGIN)?.to_str().ok()?;
+        let requested = head
+            .headers
+            .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)?
+            .to_str()
+            .ok()?;
+        let request_headers = head
+            .headers
+            .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok());
+        let cors = match HttpMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == requested)
+            .map(|m| self.route(m, path))
+        {
+            Some(RouteMatch::Found { operation, .. }) => {
+                let compiled = &self.operations()[operation];
+                compiled.guards.cors.as_ref().map(|c| (c, &compiled.operation.policy))
+            }
+            // A path that exists, asked for a method it does not have, or a method nobody declares.
+            Some(RouteMatch::MethodNotAllowed { .. }) | None => self
+                .default_guards
+                .cors
+                .as_ref()
+                .map(|c| (c, &self.plan().defaults)),
+            Some(RouteMatch::NotFound) => None,
+        }?;
+        let (cors, policy) = cors;
+        Some(match cors.preflight(origin, requested, request_headers) {
+            Ok(headers) => Ok(Verdict::Preflight(headers)),
+            // A refused preflight gets no CORS headers: the browser then blocks the real request.
+            Err(_) => Err(Refusal {
+                denial: Denial::CorsRefused,
+                policy,
+                cors: None,
+            }),
+        })
+    }
+
+    /// Checks every parameter: decoded by its style, validated against its schema.
+    pub fn check_parameters<'e>(
+        &'e self,
+        admitted: &mut Admitted<'e, '_>,
+        head: &Parts,
+    ) -> Result<(), Refusal<'e>> {
+        let Some(compiled) = admitted.operation else {
+            return Ok(());
+        };
+        let policy = admitted.policy;
+        let errors = self.parameter_errors(compiled, &admitted.path_params, head);
         if !errors.is_empty() {
             apply(
                 policy.request.validate.parameters,
                 policy.mode,
                 Denial::InvalidParameters { errors },
-                &mut monitored,
-            )?;
+                &mut admitted.monitored,
+            )
+            .map_err(|d| admitted.refuse(d))?;
         }
-        Ok(Admitted {
-            operation: Some(compiled),
-            policy,
-            monitored,
-        })
+        Ok(())
     }
 
-    fn unknown_route<'e>(
+    /// A refusal before any route is known: under the document's defaults.
+    fn refuse_unrouted(&self, denial: Denial) -> Refusal<'_> {
+        Refusal {
+            denial,
+            policy: &self.plan().defaults,
+            cors: self.default_guards.cors.as_ref(),
+        }
+    }
+
+    fn unknown_route<'e, 'r>(
         &'e self,
-        defaults: &'e Policy,
+        head: &Parts,
+        connection: &Connection,
         denial: Denial,
-    ) -> Result<Admitted<'e>, Denial> {
+    ) -> Result<Verdict<'e, 'r>, Refusal<'e>> {
+        let defaults = &self.plan().defaults;
         match defaults.unknown_routes {
-            UnknownRoutes::Allow => Ok(Admitted {
-                operation: None,
-                policy: defaults,
-                monitored: Vec::new(),
-            }),
-            UnknownRoutes::Reject => Err(denial),
+            UnknownRoutes::Allow => {
+                let mut admitted = Admitted {
+                    operation: None,
+                    policy: defaults,
+                    guards: &self.default_guards,
+                    monitored: Vec::new(),
+                    path_params: Vec::new(),
+                };
+                self.edge_checks(&mut admitted, head, connection)?;
+                Ok(Verdict::Admitted(admitted))
+            }
+            UnknownRoutes::Reject => Err(self.refuse_unrouted(denial)),
         }
     }
 
@@ -231,9 +392,19 @@ impl Engine {
     }
 
     /// Checks a body read within [`Admitted::body_limit`]. `content_type` is the request's header.
-    pub fn check_body(
+    pub fn check_body<'e>(
+        &'e self,
+        admitted: &mut Admitted<'e, '_>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), Refusal<'e>> {
+        self.body_denial(admitted, content_type, body)
+            .map_err(|d| admitted.refuse(d))
+    }
+
+    fn body_denial(
         &self,
-        admitted: &mut Admitted<'_>,
+        admitted: &mut Admitted<'_, '_>,
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<(), Denial> {

@@ -24,3 +24,14 @@ pub struct Connection {
     /// The verified client certificate, when the client presented one.
     pub client_cert: Option<ClientCert>,
 }
+
+impl Connection {
+    /// A plain-TCP connection from `client_ip` without a client certificate.
+    pub fn plain(client_ip: IpAddr) -> Self {
+        Self {
+            client_ip,
+            tls: false,
+            client_cert: None,
+        }
+    }
+}

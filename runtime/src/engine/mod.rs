@@ -12,7 +12,8 @@ mod validator;
 
 use specgate_plan::{HttpMethod, Operation, Plan, PlanError};
 
-pub use check::Admitted;
+pub use check::{Admitted, Refusal, Verdict};
+pub use context::{ClientCert, Connection};
 pub use denial::{Denial, FieldError};
 pub use router::{RouteMatch, Router};
 pub use validator::SchemaValidator;
@@ -28,6 +29,8 @@ pub enum LoadError {
         place: String,
         message: String,
     },
+    /// A policy that cannot be compiled (a bot pattern, say).
+    Policy { operation: String, message: String },
     /// Two path templates that the router cannot tell apart.
     Route {
         path: String,
@@ -48,6 +51,9 @@ impl std::fmt::Display for LoadError {
                 "operation `{operation}`, {place}: invalid schema: {message}"
             ),
             Self::Route { path, message } => write!(f, "path `{path}`: {message}"),
+            Self::Policy { operation, message } => {
+                write!(f, "operation `{operation}`: {message}")
+            }
         }
     }
 }
@@ -64,6 +70,30 @@ pub struct CompiledOperation {
     pub shapes: Vec<params::Shape>,
     /// Validators per request media type, in the plan's order.
     pub bodies: Vec<(String, Option<SchemaValidator>)>,
+    pub guards: Guards,
+}
+
+/// An operation's identity-free traffic policies, compiled once.
+#[derive(Debug)]
+pub struct Guards {
+    pub ip: policies::IpRules,
+    pub bots: policies::BotRules,
+    /// Present when the policy configures CORS.
+    pub cors: Option<policies::Cors>,
+}
+
+impl Guards {
+    /// `declared` are the methods of the operation's path (CORS's default methods).
+    fn new(policy: &specgate_plan::Policy, declared: &[HttpMethod]) -> Result<Self, String> {
+        Ok(Self {
+            ip: policies::IpRules::new(&policy.ip),
+            bots: policies::BotRules::new(&policy.bots)?,
+            cors: policy
+                .cors
+                .as_ref()
+                .map(|cors| policies::Cors::new(cors, declared)),
+        })
+    }
 }
 
 /// A plan in executable form.
@@ -72,6 +102,8 @@ pub struct Engine {
     plan: Plan,
     router: Router,
     operations: Vec<CompiledOperation>,
+    /// The guards of undeclared routes (the document's defaults).
+    default_guards: Guards,
 }
 
 impl Engine {
@@ -114,6 +146,16 @@ impl Engine {
                     bodies.push((media.clone(), validator));
                 }
             }
+            let declared: Vec<HttpMethod> = plan
+                .operations
+                .iter()
+                .filter(|other| other.path == op.path)
+                .map(|other| other.method)
+                .collect();
+            let guards = Guards::new(&op.policy, &declared).map_err(|message| LoadError::Policy {
+                operation: op.id.clone(),
+                message,
+            })?;
             let shapes = op
                 .parameters
                 .iter()
@@ -124,12 +166,19 @@ impl Engine {
                 parameters,
                 shapes,
                 bodies,
+                guards,
             });
         }
+        let default_guards =
+            Guards::new(&plan.defaults, &HttpMethod::ALL).map_err(|message| LoadError::Policy {
+                operation: "(document defaults)".into(),
+                message,
+            })?;
         Ok(Self {
             plan: plan.clone(),
             router,
             operations,
+            default_guards,
         })
     }
 

@@ -29,7 +29,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use specgate_plan::Policy;
 use tokio::net::TcpListener;
 
-use crate::engine::{Denial, Engine};
+use crate::engine::policies::{self, Cors};
+use crate::engine::{Connection, Denial, Engine, Refusal, Verdict};
 
 pub use log::LogFormat;
 
@@ -64,6 +65,8 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             max_uri_bytes: 8 * 1024,
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -261,23 +265,60 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -
     let (parts, body) = request.into_parts();
     let mut entry = log::Entry::new(&request_id, peer, &parts);
     let engine = shared.engine.load_full();
-    let response = match admit_and_forward(
+    let connection = Connection::plain(policies::client_address(
+        peer.ip(),
+        parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{fffd}")),
+        &shared.config.trusted_proxies,
+    ));
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let mut response = match admit_and_forward(
         shared,
         &engine,
-        parts,
+        &parts,
         body,
-        peer,
+        &connection,
         &request_id,
         &mut entry,
     )
     .await
     {
-        Ok(response) => response,
-        Err((denial, policy)) => {
-            entry.deny(&denial);
-            problem::response(&denial, &request_id, policy.request.verbose_errors, policy)
+        Ok((response, cors)) => {
+            let mut response = response;
+            if let Some(cors) = cors {
+                for (name, value) in cors.actual(origin) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
+        }
+        Err(refusal) => {
+            entry.deny(&refusal.denial);
+            let mut response = problem::response(
+                &refusal.denial,
+                &request_id,
+                refusal.policy.request.verbose_errors,
+                refusal.policy,
+            );
+            if let Some(cors) = refusal.cors {
+                for (name, value) in cors.actual(origin) {
+                    response.headers_mut().append(name, value);
+                }
+            }
+            response
         }
     };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
     entry.finish(
         response.status().as_u16(),
         response_length(&response),
@@ -288,24 +329,40 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -
     response
 }
 
-type Refusal<'e> = (Denial, &'e Policy);
+/// A successful answer and the CORS policy whose headers it gets.
+type Forwarded<'e> = (Response<Body>, Option<&'e Cors>);
 
 async fn admit_and_forward<'e>(
     shared: &Shared,
     engine: &'e Engine,
-    parts: http::request::Parts,
+    parts: &http::request::Parts,
     body: Incoming,
-    peer: SocketAddr,
+    connection: &Connection,
     request_id: &str,
     entry: &mut log::Entry,
-) -> Result<Response<Body>, Refusal<'e>> {
+) -> Result<Forwarded<'e>, Refusal<'e>> {
     let defaults = &engine.plan().defaults;
     if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > shared.config.max_uri_bytes {
-        return Err((Denial::UriTooLong, defaults));
+        return Err(Refusal {
+            denial: Denial::UriTooLong,
+            policy: defaults,
+            cors: None,
+        });
     }
-    let mut admitted = engine.check_head(&parts).map_err(|d| (d, defaults))?;
+    let mut admitted = match engine.check_head(parts, connection)? {
+        Verdict::Admitted(admitted) => admitted,
+        Verdict::Preflight(headers) => {
+            let mut response = Response::new(empty());
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+            for (name, value) in headers {
+                response.headers_mut().append(name, value);
+            }
+            return Ok((response, None));
+        }
+    };
     let policy = admitted.policy;
     entry.operation(admitted.operation.map(|o| o.operation.id.as_str()));
+    engine.check_parameters(&mut admitted, parts)?;
     let limit = admitted.body_limit();
     let declared = parts
         .headers
@@ -313,7 +370,7 @@ async fn admit_and_forward<'e>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err((Denial::PayloadTooLarge { limit }, policy));
+        return Err(admitted.refuse(Denial::PayloadTooLarge { limit }));
     }
     let read = tokio::time::timeout(
         shared.config.body_read_timeout,
@@ -326,24 +383,23 @@ async fn admit_and_forward<'e>(
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            return Err((Denial::PayloadTooLarge { limit }, policy));
+            return Err(admitted.refuse(Denial::PayloadTooLarge { limit }));
         }
-        Ok(Err(_)) | Err(_) => return Err((Denial::BadRequest, policy)),
+        Ok(Err(_)) | Err(_) => return Err(admitted.refuse(Denial::BadRequest)),
     };
     entry.bytes_in(bytes.len());
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    engine
-        .check_body(&mut admitted, content_type, &bytes)
-        .map_err(|d| (d, policy))?;
+    engine.check_body(&mut admitted, content_type, &bytes)?;
     entry.monitored(&admitted.monitored);
 
+    let cors = admitted.guards.cors.as_ref();
     let mut headers = parts.headers.clone();
-    forwarding_headers(&mut headers, &parts, peer, request_id, policy);
+    forwarding_headers(&mut headers, parts, connection, request_id, policy);
     let response = match &shared.config.upstream {
-        Upstream::Echo => echo::answer(&parts, &headers, &bytes),
+        Upstream::Echo => echo::answer(parts, &headers, &bytes),
         Upstream::Url(base) => {
             let mut upstream = Request::builder()
                 .method(parts.method.clone())
@@ -353,7 +409,7 @@ async fn admit_and_forward<'e>(
                 *h = headers;
             }
             let Ok(upstream) = upstream.body(Full::new(bytes)) else {
-                return Err((Denial::BadGateway, policy));
+                return Err(admitted.refuse(Denial::BadGateway));
             };
             match tokio::time::timeout(
                 shared.config.upstream_timeout,
@@ -362,20 +418,21 @@ async fn admit_and_forward<'e>(
             .await
             {
                 Ok(Ok(response)) => response.map(|b| b.boxed()),
-                Ok(Err(_)) => return Err((Denial::BadGateway, policy)),
-                Err(_) => return Err((Denial::GatewayTimeout, policy)),
+                Ok(Err(_)) => return Err(admitted.refuse(Denial::BadGateway)),
+                Err(_) => return Err(admitted.refuse(Denial::GatewayTimeout)),
             }
         }
     };
     let mut response = response;
     remove_hop_by_hop(response.headers_mut());
     problem::harden(response.headers_mut(), policy);
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), value);
-    }
-    Ok(response)
+    Ok((response, cors))
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// The upstream's URI for a request: its scheme and authority, the request's path and query.
@@ -418,7 +475,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 fn forwarding_headers(
     headers: &mut HeaderMap,
     parts: &http::request::Parts,
-    peer: SocketAddr,
+    connection: &Connection,
     request_id: &str,
     policy: &Policy,
 ) {
@@ -437,7 +494,7 @@ fn forwarding_headers(
     headers.remove("x-forwarded-proto");
     headers.remove("x-forwarded-host");
     headers.remove("forwarded");
-    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&connection.client_ip.to_string()) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
     headers.insert(
