@@ -113,13 +113,28 @@ pub struct RunArgs {
     #[arg(long, env = "SPECGATE_ADMIN", value_name = "ADDR")]
     pub admin: Option<std::net::SocketAddr>,
     /// Terminate TLS with this certificate chain (PEM); reloaded on SIGHUP.
-    #[arg(long, env = "SPECGATE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "SPECGATE_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, env = "SPECGATE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "SPECGATE_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Verify client certificates against these CA certificates (PEM), for `mutualTLS` schemes.
-    #[arg(long, env = "SPECGATE_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "SPECGATE_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub client_ca: Option<PathBuf>,
     /// Share rate-limit budgets across replicas through this Redis (redis://host:port[/db]).
     #[arg(long, env = "SPECGATE_REDIS", value_name = "URL")]
@@ -135,7 +150,12 @@ pub struct RunArgs {
     pub redis_prefix: String,
     /// A proxy whose X-Forwarded-For is believed (CIDR; repeatable, or comma-separated in the
     /// environment variable).
-    #[arg(long, env = "SPECGATE_TRUSTED_PROXY", value_name = "CIDR", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SPECGATE_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
     pub trusted_proxy: Vec<ipnet::IpNet>,
     #[arg(long, env = "SPECGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,

@@ -59,7 +59,10 @@ pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
         if let Some(rest) = line.strip_prefix("specgate admin on http://") {
             admin = Some(rest.trim().to_owned());
         }
-        if let Some(rest) = line.strip_prefix("specgate listening on http://") {
+        if let Some(rest) = line
+            .strip_prefix("specgate listening on http://")
+            .or_else(|| line.strip_prefix("specgate listening on https://"))
+        {
             break rest
                 .split_whitespace()
                 .next()
@@ -122,10 +125,6 @@ pub fn send_to(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut stream = TcpStream::connect(address).expect("connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: api.petstore.example.com\r\nConnection: close\r\n"
     );
@@ -136,10 +135,25 @@ pub fn send_to(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body);
+    send_raw(address, &raw)
+}
+
+/// Writes `request` as it is over a fresh connection and reads the answer until the server closes.
+pub fn send_raw(address: &str, request: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.write_all(request);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
+    parse_answer(&raw)
+}
+
+/// The status, headers and body of an HTTP/1.1 answer.
+pub fn parse_answer(raw: &[u8]) -> Answer {
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -192,4 +206,3 @@ pub fn fixed_upstream(delay_ms: u64) -> FixedUpstream {
         .to_owned();
     FixedUpstream { child, address }
 }
-

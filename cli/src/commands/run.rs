@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use specgate_runtime::Engine;
+use specgate_runtime::sidecar::tls::{Tls, TlsFiles};
 use specgate_runtime::sidecar::{Config, LogFormat, Reloader, Sidecar, Upstream};
 
 use super::{Outcome, load_plan};
@@ -53,6 +54,20 @@ pub fn run(args: &RunArgs) -> Outcome {
     config.upstream_timeout = args.upstream_timeout.get();
     config.shutdown_grace = args.shutdown_grace.get();
     config.trusted_proxies = args.trusted_proxy.clone();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match Tls::load(&TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca.clone(),
+        }) {
+            Ok(tls) => Some(Arc::new(tls)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Outcome::Failure;
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,7 +81,10 @@ pub fn run(args: &RunArgs) -> Outcome {
     runtime.block_on(async move {
         let operations = engine.operations().len();
         let sidecar = match Sidecar::bind(config, engine).await {
-            Ok(sidecar) => sidecar,
+            Ok(sidecar) => match &tls {
+                Some(tls) => sidecar.with_tls(tls.clone()),
+                None => sidecar,
+            },
             Err(e) => {
                 eprintln!("error: cannot listen on {}: {e}", args.listen);
                 return Outcome::Failure;
@@ -84,10 +102,11 @@ pub fn run(args: &RunArgs) -> Outcome {
                 }
             }
         }
-        tokio::spawn(reload_when_asked(sidecar.reloader(), source.to_path_buf(), args.watch));
+        tokio::spawn(reload_when_asked(sidecar.reloader(), source.to_path_buf(), args.watch, tls.clone()));
         let address = sidecar.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // Tests and scripts read this line to learn the port when listening on port 0.
-        eprintln!("specgate listening on http://{address} ({operations} operations from {})", source.display());
+        eprintln!("specgate listening on {scheme}://{address} ({operations} operations from {})", source.display());
         // Until they land, say plainly which parts of x-security this build does not enforce.
         eprintln!("note: this build validates routes, parameters and bodies; credentials are not verified yet, so operations that require them are refused (401); rate limits, IP, bot, CORS, host and threat rules are not enforced yet");
         sidecar.run(shutdown_signal()).await;
@@ -96,8 +115,14 @@ pub fn run(args: &RunArgs) -> Outcome {
     })
 }
 
-/// Reloads the plan on SIGHUP and, with `--watch`, when the file changes (checked every second).
-async fn reload_when_asked(reloader: Reloader, source: PathBuf, watch: bool) {
+/// Reloads the plan on SIGHUP and, with `--watch`, when the file changes (checked every second). SIGHUP
+/// also rereads the TLS certificate and key: new handshakes use them, open connections go on.
+async fn reload_when_asked(
+    reloader: Reloader,
+    source: PathBuf,
+    watch: bool,
+    tls: Option<Arc<Tls>>,
+) {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut last = modified(&source);
     #[cfg(unix)]
@@ -116,7 +141,15 @@ async fn reload_when_asked(reloader: Reloader, source: PathBuf, watch: bool) {
         #[cfg(not(unix))]
         let signalled = std::future::pending::<()>();
         let asked = tokio::select! {
-            () = signalled => true,
+            () = signalled => {
+                if let Some(tls) = &tls {
+                    match tls.reload() {
+                        Ok(()) => eprintln!("specgate reloaded its TLS certificate"),
+                        Err(e) => eprintln!("specgate kept its TLS certificate: {e}"),
+                    }
+                }
+                true
+            }
             _ = tick.tick() => {
                 let now = modified(&source);
                 let changed = watch && now != last;

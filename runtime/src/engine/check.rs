@@ -167,16 +167,26 @@ impl Engine {
     ) -> Result<(), Refusal<'e>> {
         let mode = admitted.policy.mode;
         if !admitted.guards.ip.allows(connection.client_ip) {
-            apply(Check::Enforce, mode, Denial::IpDenied, &mut admitted.monitored)
-                .map_err(|d| admitted.refuse(d))?;
+            apply(
+                Check::Enforce,
+                mode,
+                Denial::IpDenied,
+                &mut admitted.monitored,
+            )
+            .map_err(|d| admitted.refuse(d))?;
         }
         let user_agent = head
             .headers
             .get(http::header::USER_AGENT)
             .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         if admitted.guards.bots.is_bot(user_agent) {
-            apply(Check::Enforce, mode, Denial::BotDenied, &mut admitted.monitored)
-                .map_err(|d| admitted.refuse(d))?;
+            apply(
+                Check::Enforce,
+                mode,
+                Denial::BotDenied,
+                &mut admitted.monitored,
+            )
+            .map_err(|d| admitted.refuse(d))?;
         }
         Ok(())
     }
@@ -208,14 +218,24 @@ impl Engine {
         {
             Some(RouteMatch::Found { operation, .. }) => {
                 let compiled = &self.operations()[operation];
-                compiled.guards.cors.as_ref().map(|c| (c, &compiled.operation.policy))
+                compiled
+                    .guards
+                    .cors
+                    .as_ref()
+                    .map(|c| (c, &compiled.operation.policy))
             }
-            // A path that exists, asked for a method it does not have, or a method nobody declares.
-            Some(RouteMatch::MethodNotAllowed { .. }) | None => self
-                .default_guards
-                .cors
-                .as_ref()
-                .map(|c| (c, &self.plan().defaults)),
+            // A path that exists, asked for a method it does not have (or one nobody declares): the
+            // real request would be refused, so the preflight is too, where CORS is configured.
+            Some(RouteMatch::MethodNotAllowed { .. }) | None => {
+                let defaults = &self.plan().defaults;
+                return defaults.cors.as_ref().map(|_| {
+                    Err(Refusal {
+                        denial: Denial::CorsRefused,
+                        policy: defaults,
+                        cors: None,
+                    })
+                });
+            }
             Some(RouteMatch::NotFound) => None,
         }?;
         let (cors, policy) = cors;

@@ -67,6 +67,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -103,6 +106,7 @@ struct Shared {
 pub struct Sidecar {
     listener: TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl std::fmt::Debug for Sidecar {
@@ -125,6 +129,7 @@ impl Sidecar {
             .build(connector);
         Ok(Self {
             listener,
+            tls: None,
             shared: Arc::new(Shared {
                 engine: arc_swap::ArcSwap::new(engine),
                 plan_loads: std::sync::atomic::AtomicU64::new(1),
@@ -133,6 +138,12 @@ impl Sidecar {
                 metrics: metrics::Metrics::default(),
             }),
         })
+    }
+
+    /// Terminates TLS on the listener (and verifies client certificates when `tls` has a client CA).
+    pub fn with_tls(mut self, tls: Arc<tls::Tls>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Puts a new plan in force. Requests in flight finish on the plan they started with.
@@ -209,6 +220,7 @@ impl Sidecar {
             .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32);
+        let builder = Arc::new(builder);
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -220,21 +232,68 @@ impl Sidecar {
             };
             let _ = stream.set_nodelay(true);
             let shared = self.shared.clone();
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
-            });
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            let tls = self.tls.as_ref().map(|tls| tls.acceptor());
             tokio::spawn(async move {
-                let _ = connection.await;
+                let Some(tls) = tls else {
+                    let peer = Arc::new(Peer {
+                        address: peer,
+                        tls: false,
+                        client_cert: None,
+                    });
+                    let connection = builder.serve_connection_with_upgrades(
+                        TokioIo::new(stream),
+                        service(shared, peer),
+                    );
+                    let _ = watcher.watch(connection.into_owned()).await;
+                    return;
+                };
+                let handshake =
+                    tokio::time::timeout(shared.config.handshake_timeout, tls.accept(stream));
+                let Ok(Ok(stream)) = handshake.await else {
+                    // A failed handshake (untrusted or expired client certificate, no common
+                    // protocol, a timeout) has no HTTP exchange to answer.
+                    return;
+                };
+                let (_, session) = stream.get_ref();
+                let peer = Arc::new(Peer {
+                    address: peer,
+                    tls: true,
+                    client_cert: tls::client_cert(session),
+                });
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service(shared, peer));
+                let _ = watcher.watch(connection.into_owned()).await;
             });
         }
         let grace = self.shared.config.shutdown_grace;
         let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
     }
+}
+
+/// What the sidecar knows about a client connection.
+#[derive(Debug)]
+struct Peer {
+    address: SocketAddr,
+    tls: bool,
+    client_cert: Option<crate::engine::ClientCert>,
+}
+
+fn service(
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<Response<Body>, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |request| {
+        let shared = shared.clone();
+        let peer = peer.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, request, &peer).await) }
+    })
 }
 
 /// Swaps the engine of a running sidecar.
@@ -259,21 +318,25 @@ impl Reloader {
 }
 
 /// One request, from head to answer, with its access-log line.
-async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
-    let mut entry = log::Entry::new(&request_id, peer, &parts);
+    let mut entry = log::Entry::new(&request_id, peer.address, &parts);
     let engine = shared.engine.load_full();
-    let connection = Connection::plain(policies::client_address(
-        peer.ip(),
-        parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| v.to_str().unwrap_or("\u{fffd}")),
-        &shared.config.trusted_proxies,
-    ));
+    let connection = Connection {
+        client_ip: policies::client_address(
+            peer.address.ip(),
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|v| v.to_str().unwrap_or("\u{fffd}")),
+            &shared.config.trusted_proxies,
+        ),
+        tls: peer.tls,
+        client_cert: peer.client_cert.clone(),
+    };
     let origin = parts
         .headers
         .get(header::ORIGIN)
@@ -305,6 +368,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: SocketAddr) -
                 &request_id,
                 refusal.policy.request.verbose_errors,
                 refusal.policy,
+                peer.tls,
             );
             if let Some(cors) = refusal.cors {
                 for (name, value) in cors.actual(origin) {
@@ -425,7 +489,7 @@ async fn admit_and_forward<'e>(
     };
     let mut response = response;
     remove_hop_by_hop(response.headers_mut());
-    problem::harden(response.headers_mut(), policy);
+    problem::harden(response.headers_mut(), policy, connection.tls);
     Ok((response, cors))
 }
 
@@ -499,7 +563,7 @@ fn forwarding_headers(
     }
     headers.insert(
         HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
+        HeaderValue::from_static(if connection.tls { "https" } else { "http" }),
     );
     if let Some(host) = host {
         headers.insert(HeaderName::from_static("x-forwarded-host"), host);

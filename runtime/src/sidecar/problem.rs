@@ -14,6 +14,7 @@ pub fn response(
     request_id: &str,
     verbose: bool,
     policy: &Policy,
+    tls: bool,
 ) -> Response<Body> {
     let body = serde_json::to_vec(&denial.problem(request_id, verbose)).unwrap_or_default();
     let mut response = Response::new(
@@ -40,20 +41,22 @@ pub fn response(
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(HeaderName::from_static("x-request-id"), value);
     }
-    harden(headers, policy);
+    harden(headers, policy, tls);
     response
 }
 
-/// `response-headers`: removes and sets headers. HSTS is only meaningful over TLS, which this
-/// listener does not terminate, so it is not sent.
-pub fn harden(headers: &mut HeaderMap, policy: &Policy) {
+/// `response-headers`: removes and sets headers. `Strict-Transport-Security` is sent only over TLS:
+/// browsers ignore it over plain HTTP (RFC 6797 §7.2), and a plain listener is usually behind
+/// something else that decides.
+pub fn harden(headers: &mut HeaderMap, policy: &Policy, tls: bool) {
     for name in &policy.response_headers.remove {
         headers.remove(name.as_str());
     }
     for (name, value) in &policy.response_headers.set {
-        if name
-            .as_str()
-            .eq_ignore_ascii_case("strict-transport-security")
+        if !tls
+            && name
+                .as_str()
+                .eq_ignore_ascii_case("strict-transport-security")
         {
             continue;
         }

@@ -33,10 +33,17 @@ async fn main() -> std::io::Result<()> {
                 let mut response = hyper::Response::new(Full::new(Bytes::from_static(
                     br#"{"id":7,"title":"hello"}"#,
                 )));
-                response.headers_mut().insert(
+                let headers = response.headers_mut();
+                headers.insert(
                     http::header::CONTENT_TYPE,
                     http::HeaderValue::from_static("application/json"),
                 );
+                // What services commonly leak, for the tests of `response-headers`.
+                headers.insert(
+                    http::header::SERVER,
+                    http::HeaderValue::from_static("fixed-upstream/1"),
+                );
+                headers.insert("x-powered-by", http::HeaderValue::from_static("tests"));
                 Ok::<_, Infallible>(response)
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
