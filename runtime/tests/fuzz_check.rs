@@ -114,7 +114,7 @@ proptest! {
         let (parts, ()) = request.into_parts();
         let engine = engine();
         let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
-        match engine.check_head(&parts, &connection) {
+        match engine.check_head(&parts, &connection, std::time::SystemTime::now()) {
             Err(refusal) => prop_assert!((400..600).contains(&refusal.denial.status())),
             Ok(Verdict::Preflight(_)) => {}
             Ok(Verdict::Admitted(mut admitted)) => {
@@ -156,7 +156,7 @@ proptest! {
         let head = http::Request::builder().method("POST").uri("/notes/1/attachments").body(()).expect("valid").into_parts().0;
         let engine = notes();
         let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
-        let Ok(Verdict::Admitted(mut admitted)) = engine.check_head(&head, &connection) else {
+        let Ok(Verdict::Admitted(mut admitted)) = engine.check_head(&head, &connection, std::time::SystemTime::now()) else {
             panic!("admitted")
         };
         let content_type = format!("multipart/form-data; boundary={boundary}");

@@ -1,7 +1,9 @@
 //! Shared helpers for the end-to-end tests: where things are, and the `specgate` binary.
 #![forbid(unsafe_code)]
 
+pub mod pki;
 pub mod process;
+pub mod redis;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

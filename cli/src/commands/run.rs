@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use specgate_runtime::Engine;
 use specgate_runtime::sidecar::tls::{Tls, TlsFiles};
-use specgate_runtime::sidecar::{Config, LogFormat, Reloader, Sidecar, Upstream};
+use specgate_runtime::sidecar::{
+    Config, Fallback, LogFormat, ProcessSecrets, RateLimitStore, RedisSettings, Reloader, Sidecar,
+    Upstream,
+};
 
 use super::{Outcome, load_plan};
 use crate::args::{self, RunArgs};
@@ -20,7 +23,13 @@ pub fn run(args: &RunArgs) -> Outcome {
         Ok(plan) => plan,
         Err(outcome) => return outcome,
     };
-    let engine = match Engine::load(&plan) {
+    let secrets = ProcessSecrets::new(
+        source
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    );
+    let engine = match Engine::load_with(&plan, &secrets) {
         Ok(engine) => Arc::new(engine),
         Err(e) => {
             eprintln!("error: the plan cannot be executed: {e}");
@@ -54,6 +63,20 @@ pub fn run(args: &RunArgs) -> Outcome {
     config.upstream_timeout = args.upstream_timeout.get();
     config.shutdown_grace = args.shutdown_grace.get();
     config.trusted_proxies = args.trusted_proxy.clone();
+    if let Some(url) = &args.redis {
+        config.rate_limits = RateLimitStore::Redis {
+            url: url.clone(),
+            settings: RedisSettings {
+                timeout: args.redis_timeout.get(),
+                prefix: args.redis_prefix.clone(),
+                fallback: match args.rate_limit_fallback {
+                    args::Fallback::Open => Fallback::Open,
+                    args::Fallback::Closed => Fallback::Closed,
+                },
+                ..RedisSettings::default()
+            },
+        };
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => match Tls::load(&TlsFiles {
             cert: cert.clone(),
@@ -93,7 +116,13 @@ pub fn run(args: &RunArgs) -> Outcome {
         if let Some(admin) = args.admin {
             match tokio::net::TcpListener::bind(admin).await {
                 Ok(listener) => {
-                    eprintln!("specgate admin on http://{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
+                    eprintln!(
+                        "specgate admin on http://{}",
+                        listener
+                            .local_addr()
+                            .map(|a| a.to_string())
+                            .unwrap_or_default()
+                    );
                     sidecar.serve_admin(listener).await;
                 }
                 Err(e) => {
@@ -102,13 +131,25 @@ pub fn run(args: &RunArgs) -> Outcome {
                 }
             }
         }
-        tokio::spawn(reload_when_asked(sidecar.reloader(), source.to_path_buf(), args.watch, tls.clone()));
-        let address = sidecar.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tokio::spawn(reload_when_asked(
+            sidecar.reloader(),
+            source.to_path_buf(),
+            secrets,
+            args.watch,
+            tls.clone(),
+        ));
+        let address = sidecar
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Tests and scripts read this line to learn the port when listening on port 0.
-        eprintln!("specgate listening on {scheme}://{address} ({operations} operations from {})", source.display());
+        eprintln!(
+            "specgate listening on {scheme}://{address} ({operations} operations from {})",
+            source.display()
+        );
         // Until they land, say plainly which parts of x-security this build does not enforce.
-        eprintln!("note: this build validates routes, parameters and bodies; credentials are not verified yet, so operations that require them are refused (401); rate limits, IP, bot, CORS, host and threat rules are not enforced yet");
+        eprintln!("note: this build does not enforce hosts or threat rules yet");
         sidecar.run(shutdown_signal()).await;
         eprintln!("specgate stopped");
         Outcome::Success
@@ -120,6 +161,7 @@ pub fn run(args: &RunArgs) -> Outcome {
 async fn reload_when_asked(
     reloader: Reloader,
     source: PathBuf,
+    secrets: ProcessSecrets,
     watch: bool,
     tls: Option<Arc<Tls>>,
 ) {
@@ -161,8 +203,11 @@ async fn reload_when_asked(
             continue;
         }
         let path = source.clone();
+        let secrets = secrets.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            load_plan(&path).ok().map(|plan| Engine::load(&plan))
+            load_plan(&path)
+                .ok()
+                .map(|plan| Engine::load_with(&plan, &secrets))
         })
         .await
         .ok()

@@ -15,6 +15,7 @@ use serde_json::Value;
 use specgate_plan::policy::{AcceptOrReject, Check, Mode, UnknownRoutes};
 use specgate_plan::{HttpMethod, ParameterLocation, Policy};
 
+use super::auth::Identity;
 use super::context::Connection;
 use super::denial::{Denial, FieldError};
 use super::params::{self, Shape};
@@ -33,6 +34,8 @@ pub struct Admitted<'e, 'r> {
     pub guards: &'e Guards,
     /// Violations let through because their check is in monitor mode (to log and count).
     pub monitored: Vec<Denial>,
+    /// Who passed authentication (`None` for public operations and anonymous alternatives).
+    pub identity: Option<Identity>,
     /// The raw path parameter values by name, for [`Engine::check_parameters`].
     path_params: Vec<(&'e str, &'r str)>,
 }
@@ -43,12 +46,64 @@ impl<'e> Admitted<'e, '_> {
         self.policy.request.max_body.0
     }
 
+    /// The rate limits to count this request against, each with its counting key. A limit counts by
+    /// the authenticated credential, the client IP, the operation, or a header's value; a request
+    /// without a credential (or without the header) counts under its client IP. Limits with the same
+    /// name and numbers share one budget wherever they apply (a document-level limit is one budget
+    /// across the operations that inherit it).
+    pub fn rate_limits(
+        &self,
+        head: &Parts,
+        connection: &Connection,
+    ) -> Vec<(specgate_ratelimit::LimitSpec, String)> {
+        use specgate_plan::units::RateKey;
+        let ip = || format!("ip:{}", connection.client_ip);
+        self.guards
+            .rate_limits
+            .iter()
+            .map(|(spec, key)| {
+                let key = match key {
+                    RateKey::Credential => match &self.identity {
+                        Some(identity) => format!("credential:{}", identity.credential),
+                        None => ip(),
+                    },
+                    RateKey::Ip => ip(),
+                    RateKey::Operation => format!(
+                        "operation:{}",
+                        self.operation.map_or("", |o| o.operation.id.as_str())
+                    ),
+                    RateKey::Header(name) => {
+                        match head.headers.get(name.as_str()).map(|v| v.as_bytes()) {
+                            Some(value) if !value.is_empty() => {
+                                format!("header:{}:{}", name.as_str(), bounded_key(value))
+                            }
+                            _ => ip(),
+                        }
+                    }
+                };
+                (spec.clone(), key)
+            })
+            .collect()
+    }
+
+    /// A violation found outside the engine (a rate limit): refused, or recorded in monitor mode.
+    pub fn enforce(&mut self, denial: Denial) -> Result<(), Refusal<'e>> {
+        apply(
+            Check::Enforce,
+            self.policy.mode,
+            denial,
+            &mut self.monitored,
+        )
+        .map_err(|d| self.refuse(d))
+    }
+
     /// A refusal under this admission's policy.
     pub fn refuse(&self, denial: Denial) -> Refusal<'e> {
         Refusal {
             denial,
             policy: self.policy,
             cors: self.guards.cors.as_ref(),
+            refresh_keys: None,
         }
     }
 }
@@ -60,6 +115,9 @@ pub struct Refusal<'e> {
     pub policy: &'e Policy,
     /// CORS headers go on refusals too, so that browsers can read them.
     pub cors: Option<&'e Cors>,
+    /// The security scheme whose fetched keys lack the token's `kid` (or are stale): the sidecar may
+    /// refresh them and check the request once more.
+    pub refresh_keys: Option<String>,
 }
 
 /// What the head decides.
@@ -95,6 +153,7 @@ impl Engine {
         &'e self,
         head: &'r Parts,
         connection: &Connection,
+        now: std::time::SystemTime,
     ) -> Result<Verdict<'e, 'r>, Refusal<'e>> {
         let path = head.uri.path();
         // An upstream that resolves `.` and `..` would serve another route than the one checked here.
@@ -128,6 +187,7 @@ impl Engine {
             policy: &compiled.operation.policy,
             guards: &compiled.guards,
             monitored: Vec::new(),
+            identity: None,
             path_params,
         };
         self.edge_checks(&mut admitted, head, connection)?;
@@ -141,19 +201,36 @@ impl Engine {
             )
             .map_err(|d| admitted.refuse(d))?;
         }
-        // Credentials are not verified by this version of the engine (that is the next step): an
-        // operation that requires them is refused rather than let through unchecked (fail closed).
-        let anonymous_allowed = compiled.operation.security.is_empty()
-            || compiled
-                .operation
-                .security
-                .iter()
-                .any(|alternative| alternative.is_empty());
-        if !anonymous_allowed {
-            return Err(admitted.refuse(Denial::Unauthenticated {
-                challenge: "Bearer".into(),
-                detail: "not-implemented",
-            }));
+        let now_unix_secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match self.auth.authenticate(
+            &compiled.operation.security,
+            head,
+            connection,
+            now_unix_secs,
+        ) {
+            Ok(identity) => admitted.identity = identity,
+            Err(failure) => {
+                let denial = if failure.status == http::StatusCode::FORBIDDEN {
+                    Denial::InsufficientScope {
+                        challenge: failure.www_authenticate,
+                        detail: failure.reason,
+                    }
+                } else {
+                    Denial::Unauthenticated {
+                        challenge: failure.www_authenticate,
+                        detail: failure.reason,
+                    }
+                };
+                if let Err(denial) =
+                    apply(Check::Enforce, policy.mode, denial, &mut admitted.monitored)
+                {
+                    let mut refusal = admitted.refuse(denial);
+                    refusal.refresh_keys = failure.refresh_keys;
+                    return Err(refusal);
+                }
+            }
         }
         Ok(Verdict::Admitted(admitted))
     }
@@ -233,6 +310,7 @@ impl Engine {
                         denial: Denial::CorsRefused,
                         policy: defaults,
                         cors: None,
+                        refresh_keys: None,
                     })
                 });
             }
@@ -246,6 +324,7 @@ impl Engine {
                 denial: Denial::CorsRefused,
                 policy,
                 cors: None,
+                refresh_keys: None,
             }),
         })
     }
@@ -279,6 +358,7 @@ impl Engine {
             denial,
             policy: &self.plan().defaults,
             cors: self.default_guards.cors.as_ref(),
+            refresh_keys: None,
         }
     }
 
@@ -296,6 +376,7 @@ impl Engine {
                     policy: defaults,
                     guards: &self.default_guards,
                     monitored: Vec::new(),
+                    identity: None,
                     path_params: Vec::new(),
                 };
                 self.edge_checks(&mut admitted, head, connection)?;
@@ -664,6 +745,23 @@ pub(crate) fn property_schema<'p>(
         .as_array()?
         .iter()
         .find_map(|branch| property_schema(plan, Some(branch), name, depth + 1))
+}
+
+/// A client-chosen value as part of a rate-limit key: as it is when short, else its SHA-256, so that
+/// long header values cannot inflate the limiter's memory.
+fn bounded_key(value: &[u8]) -> String {
+    use sha2::Digest;
+    const LONGEST: usize = 64;
+    if value.len() <= LONGEST {
+        return String::from_utf8_lossy(value).into_owned();
+    }
+    let digest = sha2::Sha256::digest(value);
+    let mut hex = String::with_capacity(2 * digest.len() + 7);
+    hex.push_str("sha256:");
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
 }
 
 fn location_name(location: ParameterLocation) -> &'static str {

@@ -53,7 +53,10 @@ pub enum Denial {
         detail: &'static str,
     },
     /// A valid identity lacks a scope or an accepted certificate subject (403).
-    InsufficientScope { challenge: String, detail: &'static str },
+    InsufficientScope {
+        challenge: String,
+        detail: &'static str,
+    },
     /// The client address is not allowed (`ip`).
     IpDenied,
     /// The User-Agent is a denied bot or attack tool (`bots`).

@@ -29,8 +29,13 @@ pub enum LoadError {
         place: String,
         message: String,
     },
+    /// A secret the plan names cannot be read, or is malformed.
+    Secrets(String),
     /// A policy that cannot be compiled (a bot pattern, say).
-    Policy { operation: String, message: String },
+    Policy {
+        operation: String,
+        message: String,
+    },
     /// Two path templates that the router cannot tell apart.
     Route {
         path: String,
@@ -42,6 +47,7 @@ impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Plan(e) => e.fmt(f),
+            Self::Secrets(message) => f.write_str(message),
             Self::Schema {
                 operation,
                 place,
@@ -60,6 +66,21 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// The secrets of an engine loaded without any: nothing is set, no file is readable.
+#[derive(Debug, Clone, Copy)]
+pub struct NoSecrets;
+
+impl auth::SecretSource for NoSecrets {
+    fn env(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn file(&self, path: &str) -> Result<String, String> {
+        Err(format!(
+            "`{path}` is not read: the engine was loaded without secrets"
+        ))
+    }
+}
+
 /// One operation, ready to check requests against.
 #[derive(Debug)]
 pub struct CompiledOperation {
@@ -73,13 +94,15 @@ pub struct CompiledOperation {
     pub guards: Guards,
 }
 
-/// An operation's identity-free traffic policies, compiled once.
+/// An operation's traffic policies, compiled once.
 #[derive(Debug)]
 pub struct Guards {
     pub ip: policies::IpRules,
     pub bots: policies::BotRules,
     /// Present when the policy configures CORS.
     pub cors: Option<policies::Cors>,
+    /// Every rate limit, with what it counts by.
+    pub rate_limits: Vec<(specgate_ratelimit::LimitSpec, specgate_plan::units::RateKey)>,
 }
 
 impl Guards {
@@ -92,6 +115,20 @@ impl Guards {
                 .cors
                 .as_ref()
                 .map(|cors| policies::Cors::new(cors, declared)),
+            rate_limits: policy
+                .rate_limits
+                .iter()
+                .map(|limit| {
+                    specgate_ratelimit::LimitSpec::new(
+                        limit.display_name(),
+                        limit.limit,
+                        limit.window.get(),
+                        limit.burst,
+                    )
+                    .map(|spec| (spec, limit.key.clone()))
+                    .map_err(|e| format!("rate limit `{}`: {e}", limit.display_name()))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -104,11 +141,18 @@ pub struct Engine {
     operations: Vec<CompiledOperation>,
     /// The guards of undeclared routes (the document's defaults).
     default_guards: Guards,
+    auth: auth::Authenticator,
 }
 
 impl Engine {
-    /// Builds the route table and compiles every schema validator of the plan.
+    /// Builds the route table and compiles every schema validator of the plan, without secrets:
+    /// schemes that need one (`secret-env`, `keys-env`, `keys-file`) refuse every request.
     pub fn load(plan: &Plan) -> Result<Self, LoadError> {
+        Self::load_with(plan, &NoSecrets)
+    }
+
+    /// As [`Engine::load`], reading the secrets the plan names through `secrets`.
+    pub fn load_with(plan: &Plan, secrets: &dyn auth::SecretSource) -> Result<Self, LoadError> {
         let router = Router::new(
             plan.operations
                 .iter()
@@ -152,10 +196,11 @@ impl Engine {
                 .filter(|other| other.path == op.path)
                 .map(|other| other.method)
                 .collect();
-            let guards = Guards::new(&op.policy, &declared).map_err(|message| LoadError::Policy {
-                operation: op.id.clone(),
-                message,
-            })?;
+            let guards =
+                Guards::new(&op.policy, &declared).map_err(|message| LoadError::Policy {
+                    operation: op.id.clone(),
+                    message,
+                })?;
             let shapes = op
                 .parameters
                 .iter()
@@ -174,12 +219,20 @@ impl Engine {
                 operation: "(document defaults)".into(),
                 message,
             })?;
+        let auth = auth::Authenticator::new(&plan.security_schemes, secrets)
+            .map_err(LoadError::Secrets)?;
         Ok(Self {
             plan: plan.clone(),
             router,
             operations,
             default_guards,
+            auth,
         })
+    }
+
+    /// The security schemes, ready to authenticate (and to hand their key slots to a fetcher).
+    pub fn authenticator(&self) -> &auth::Authenticator {
+        &self.auth
     }
 
     pub fn plan(&self) -> &Plan {

@@ -24,9 +24,13 @@ pub struct Entry {
     path: String,
     protocol: String,
     operation: Option<String>,
+    /// Who authenticated (a token's subject, an API key's name, a certificate's subject).
+    subject: Option<String>,
     status: u16,
     decision: &'static str,
     reason: Option<&'static str>,
+    /// Which check failed inside the reason (`token-expired`), never shown to the client.
+    detail: Option<&'static str>,
     monitored: Vec<&'static str>,
     latency: Duration,
     bytes_in: usize,
@@ -45,9 +49,11 @@ impl Entry {
             path: parts.uri.path().to_owned(),
             protocol: format!("{:?}", parts.version),
             operation: None,
+            subject: None,
             status: 0,
             decision: "forward",
             reason: None,
+            detail: None,
             monitored: Vec::new(),
             latency: Duration::ZERO,
             bytes_in: 0,
@@ -59,9 +65,19 @@ impl Entry {
         self.operation = id.map(str::to_owned);
     }
 
+    /// The client address the sidecar decided on (see `--trusted-proxy`).
+    pub fn client(&mut self, ip: std::net::IpAddr) {
+        self.client = ip.to_string();
+    }
+
+    pub fn subject(&mut self, subject: Option<&str>) {
+        self.subject = subject.map(str::to_owned);
+    }
+
     pub fn deny(&mut self, denial: &Denial) {
         self.decision = "deny";
         self.reason = Some(denial.reason());
+        self.detail = denial.detail();
     }
 
     pub fn monitored(&mut self, violations: &[Denial]) {
@@ -105,9 +121,11 @@ pub fn write(format: LogFormat, e: &Entry) {
             "path": e.path,
             "protocol": e.protocol,
             "operation": e.operation,
+            "subject": e.subject,
             "status": e.status,
             "decision": e.decision,
             "reason": e.reason,
+            "detail": e.detail,
             "monitored": e.monitored,
             "latency_ms": e.latency.as_secs_f64() * 1000.0,
             "bytes_in": e.bytes_in,
@@ -122,7 +140,11 @@ pub fn write(format: LogFormat, e: &Entry) {
             e.path,
             e.status,
             e.decision,
-            e.reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+            match (e.reason, e.detail) {
+                (Some(r), Some(d)) => format!(" ({r}: {d})"),
+                (Some(r), None) => format!(" ({r})"),
+                _ => String::new(),
+            },
             e.latency.as_secs_f64() * 1000.0
         ),
     };

@@ -57,7 +57,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self, plan_loads: u64) -> String {
+    pub fn render(&self, plan_loads: u64, limiter: &specgate_ratelimit::Stats) -> String {
         let Ok(inner) = self.inner.lock() else {
             return String::new();
         };
@@ -111,6 +111,49 @@ impl Metrics {
             out,
             "# HELP specgate_plan_loads_total Plans loaded.\n# TYPE specgate_plan_loads_total counter\nspecgate_plan_loads_total {plan_loads}"
         );
+        let counters = [
+            (
+                "redis_checks_total",
+                "Rate-limit checks answered by Redis.",
+                limiter.redis_checks,
+            ),
+            (
+                "redis_errors_total",
+                "Redis calls that failed or timed out.",
+                limiter.redis_errors,
+            ),
+            (
+                "redis_outages_total",
+                "Times Redis was marked unreachable.",
+                limiter.outages,
+            ),
+            (
+                "fallback_local_total",
+                "Checks decided in process while Redis was down (fallback open).",
+                limiter.fallback_local,
+            ),
+            (
+                "fallback_unavailable_total",
+                "Checks answered 503 while Redis was down (fallback closed).",
+                limiter.fallback_unavailable,
+            ),
+            (
+                "local_evictions_total",
+                "Live keys evicted from the in-process store to stay within its bound.",
+                limiter.local_evictions,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP specgate_ratelimit_{name} {help}\n# TYPE specgate_ratelimit_{name} counter\nspecgate_ratelimit_{name} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP specgate_ratelimit_redis_down 1 while Redis is unreachable.\n# TYPE specgate_ratelimit_redis_down gauge\nspecgate_ratelimit_redis_down {}",
+            limiter.redis_down
+        );
         out
     }
 }
@@ -143,7 +186,7 @@ mod tests {
             Some("invalid-parameters"),
             Duration::from_millis(3),
         );
-        let text = m.render(1);
+        let text = m.render(1, &specgate_ratelimit::Stats::default());
         assert!(
             text.contains(
                 "specgate_requests_total{operation=\"getNote\",status=\"400\",decision=\"deny\"} 1"

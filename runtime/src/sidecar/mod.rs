@@ -10,6 +10,7 @@ pub mod jwks;
 mod log;
 mod metrics;
 mod problem;
+mod secrets;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -33,6 +34,8 @@ use crate::engine::policies::{self, Cors};
 use crate::engine::{Connection, Denial, Engine, Refusal, Verdict};
 
 pub use log::LogFormat;
+pub use secrets::ProcessSecrets;
+pub use specgate_ratelimit::{Fallback, RedisSettings};
 
 /// Where requests that pass go.
 #[derive(Debug, Clone)]
@@ -69,6 +72,20 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Time allowed for a TLS handshake.
     pub handshake_timeout: Duration,
+    /// Where rate-limit counts live.
+    pub rate_limits: RateLimitStore,
+}
+
+/// Where rate-limit counts live.
+#[derive(Debug, Clone)]
+pub enum RateLimitStore {
+    /// In this process, for at most this many keys.
+    Local { max_keys: usize },
+    /// Shared by every replica through Redis.
+    Redis {
+        url: String,
+        settings: specgate_ratelimit::RedisSettings,
+    },
 }
 
 impl Config {
@@ -87,6 +104,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            rate_limits: RateLimitStore::Local { max_keys: 100_000 },
         }
     }
 }
@@ -95,11 +113,12 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 struct Shared {
     /// The plan in force; a reload swaps it, and requests in flight keep the one they started with.
-    engine: arc_swap::ArcSwap<Engine>,
+    engine: arc_swap::ArcSwap<Loaded>,
     plan_loads: std::sync::atomic::AtomicU64,
     config: Config,
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: metrics::Metrics,
+    limiter: specgate_ratelimit::Limiter,
 }
 
 /// Binds the listener; call [`Sidecar::run`] to serve.
@@ -119,6 +138,14 @@ impl std::fmt::Debug for Sidecar {
 
 impl Sidecar {
     pub async fn bind(config: Config, engine: Arc<Engine>) -> std::io::Result<Self> {
+        let limiter = match &config.rate_limits {
+            RateLimitStore::Local { max_keys } => specgate_ratelimit::Limiter::local(*max_keys),
+            RateLimitStore::Redis { url, settings } => {
+                specgate_ratelimit::Limiter::redis(url, settings.clone()).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+                })?
+            }
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
@@ -131,11 +158,12 @@ impl Sidecar {
             listener,
             tls: None,
             shared: Arc::new(Shared {
-                engine: arc_swap::ArcSwap::new(engine),
+                engine: arc_swap::ArcSwap::from_pointee(Loaded::start(engine)),
                 plan_loads: std::sync::atomic::AtomicU64::new(1),
                 config,
                 client,
                 metrics: metrics::Metrics::default(),
+                limiter,
             }),
         })
     }
@@ -177,7 +205,7 @@ impl Sidecar {
                                 "text/plain",
                                 format!(
                                     "ready: {} operations\n",
-                                    shared.engine.load().operations().len()
+                                    shared.engine.load().engine.operations().len()
                                 ),
                             ),
                             "/metrics" => (
@@ -185,6 +213,7 @@ impl Sidecar {
                                 "text/plain; version=0.0.4",
                                 shared.metrics.render(
                                     shared.plan_loads.load(std::sync::atomic::Ordering::Relaxed),
+                                    &shared.limiter.stats(),
                                 ),
                             ),
                             _ => (404, "text/plain", "not found\n".to_owned()),
@@ -272,6 +301,64 @@ impl Sidecar {
     }
 }
 
+/// A plan in force, with the tasks that fetch its signing keys. Dropping it (once no request uses it
+/// any more) stops them.
+struct Loaded {
+    engine: Arc<Engine>,
+    /// Key fetchers by security scheme.
+    key_fetchers: std::collections::BTreeMap<String, jwks::JwksHandle>,
+}
+
+impl Loaded {
+    /// Starts a fetcher for every scheme whose keys come from `jwks-uri` or OpenID Connect discovery.
+    fn start(engine: Arc<Engine>) -> Self {
+        let mut key_fetchers = std::collections::BTreeMap::new();
+        for (scheme, jwt, slot) in engine.authenticator().remote_key_slots() {
+            let source = match (&jwt.jwks_uri, &jwt.discovery_url) {
+                (Some(uri), _) => jwks::JwksSource::Uri(uri.clone()),
+                (None, Some(url)) => jwks::JwksSource::Discovery { url: url.clone() },
+                (None, None) => continue,
+            };
+            // Refreshed at half the time keys are trusted, so that one failed fetch never leaves a
+            // scheme without keys; an unknown `kid` may force a fetch at most every 10 s.
+            let refresh_every = (jwt.jwks_cache.get() / 2).max(Duration::from_secs(1));
+            let settings = jwks::FetchSettings {
+                refresh_every,
+                min_interval: refresh_every.min(Duration::from_secs(10)),
+                ..jwks::FetchSettings::default()
+            };
+            let issuers = jwt.issuer.clone();
+            let slot = Arc::downgrade(&slot);
+            let name = scheme.to_owned();
+            let handle = jwks::Fetcher::spawn(source, settings, move |fetched| {
+                let Some(slot) = slot.upgrade() else {
+                    return jwks::Install::Gone;
+                };
+                if let Some(issuer) = &fetched.issuer
+                    && !issuers.is_empty()
+                    && !issuers.contains(issuer)
+                {
+                    return jwks::Install::Rejected(format!(
+                        "scheme `{name}`: the discovered issuer is not one the scheme accepts"
+                    ));
+                }
+                match crate::engine::auth::JwtKeys::from_jwks(&fetched.jwks) {
+                    Ok(keys) => {
+                        slot.install(keys, std::time::SystemTime::now());
+                        jwks::Install::Installed
+                    }
+                    Err(e) => jwks::Install::Rejected(format!("scheme `{name}`: {e}")),
+                }
+            });
+            key_fetchers.insert(scheme.to_owned(), handle);
+        }
+        Self {
+            engine,
+            key_fetchers,
+        }
+    }
+}
+
 /// What the sidecar knows about a client connection.
 #[derive(Debug)]
 struct Peer {
@@ -310,7 +397,7 @@ impl std::fmt::Debug for Reloader {
 
 impl Reloader {
     pub fn swap(&self, engine: Arc<Engine>) {
-        self.shared.engine.store(engine);
+        self.shared.engine.store(Arc::new(Loaded::start(engine)));
         self.shared
             .plan_loads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -323,7 +410,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
     let mut entry = log::Entry::new(&request_id, peer.address, &parts);
-    let engine = shared.engine.load_full();
+    let loaded = shared.engine.load_full();
     let connection = Connection {
         client_ip: policies::client_address(
             peer.address.ip(),
@@ -337,18 +424,21 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
         tls: peer.tls,
         client_cert: peer.client_cert.clone(),
     };
+    entry.client(connection.client_ip);
     let origin = parts
         .headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
+    let mut extra_headers = Vec::new();
     let mut response = match admit_and_forward(
         shared,
-        &engine,
+        &loaded,
         &parts,
         body,
         &connection,
         &request_id,
         &mut entry,
+        &mut extra_headers,
     )
     .await
     {
@@ -378,6 +468,13 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
             response
         }
     };
+    for (name, value) in extra_headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
@@ -396,24 +493,45 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
 /// A successful answer and the CORS policy whose headers it gets.
 type Forwarded<'e> = (Response<Body>, Option<&'e Cors>);
 
+/// `extra_headers` collects headers for the answer whatever it is (the rate-limit headers).
+#[allow(clippy::too_many_arguments)]
 async fn admit_and_forward<'e>(
     shared: &Shared,
-    engine: &'e Engine,
+    loaded: &'e Loaded,
     parts: &http::request::Parts,
     body: Incoming,
     connection: &Connection,
     request_id: &str,
     entry: &mut log::Entry,
+    extra_headers: &mut Vec<(&'static str, String)>,
 ) -> Result<Forwarded<'e>, Refusal<'e>> {
+    let engine = &*loaded.engine;
     let defaults = &engine.plan().defaults;
     if parts.uri.path_and_query().map_or(0, |p| p.as_str().len()) > shared.config.max_uri_bytes {
         return Err(Refusal {
             denial: Denial::UriTooLong,
             policy: defaults,
             cors: None,
+            refresh_keys: None,
         });
     }
-    let mut admitted = match engine.check_head(parts, connection)? {
+    let verdict = match engine.check_head(parts, connection, std::time::SystemTime::now()) {
+        // The token names a key the fetched set lacks (or the keys are not fetched yet): refresh them
+        // (at most every few seconds, shared by concurrent requests) and check once more.
+        Err(refusal) if refusal.refresh_keys.is_some() => {
+            let fetcher = refusal
+                .refresh_keys
+                .as_deref()
+                .and_then(|scheme| loaded.key_fetchers.get(scheme));
+            let Some(fetcher) = fetcher else {
+                return Err(refusal);
+            };
+            fetcher.refresh().await;
+            engine.check_head(parts, connection, std::time::SystemTime::now())?
+        }
+        verdict => verdict?,
+    };
+    let mut admitted = match verdict {
         Verdict::Admitted(admitted) => admitted,
         Verdict::Preflight(headers) => {
             let mut response = Response::new(empty());
@@ -426,6 +544,22 @@ async fn admit_and_forward<'e>(
     };
     let policy = admitted.policy;
     entry.operation(admitted.operation.map(|o| o.operation.id.as_str()));
+    entry.subject(admitted.identity.as_ref().map(|i| i.subject.as_str()));
+    let limits = admitted.rate_limits(parts, connection);
+    if !limits.is_empty() {
+        let verdict = shared.limiter.check(&limits).await;
+        *extra_headers = specgate_ratelimit::headers(&verdict, !policy.rate_limit_headers);
+        let denial = match verdict {
+            specgate_ratelimit::Verdict::Admitted { .. } => None,
+            specgate_ratelimit::Verdict::Refused { retry_after, .. } => {
+                Some(Denial::TooManyRequests { retry_after })
+            }
+            specgate_ratelimit::Verdict::Unavailable => Some(Denial::RateLimitUnavailable),
+        };
+        if let Some(denial) = denial {
+            admitted.enforce(denial)?;
+        }
+    }
     engine.check_parameters(&mut admitted, parts)?;
     let limit = admitted.body_limit();
     let declared = parts
@@ -462,6 +596,15 @@ async fn admit_and_forward<'e>(
     let cors = admitted.guards.cors.as_ref();
     let mut headers = parts.headers.clone();
     forwarding_headers(&mut headers, parts, connection, request_id, policy);
+    // Identity headers come only from specgate: a client's own copies are dropped on every request.
+    for name in engine.authenticator().forwarded_header_names() {
+        headers.remove(name);
+    }
+    if let Some(identity) = &admitted.identity {
+        for (name, value) in &identity.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
     let response = match &shared.config.upstream {
         Upstream::Echo => echo::answer(parts, &headers, &bytes),
         Upstream::Url(base) => {
