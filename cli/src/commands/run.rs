@@ -36,6 +36,9 @@ pub fn run(args: &RunArgs) -> Outcome {
             return Outcome::Failure;
         }
     };
+    for warning in engine.authenticator().warnings() {
+        eprintln!("warning: {warning}");
+    }
     let upstream = if args.upstream == "echo" {
         Upstream::Echo
     } else {
@@ -214,6 +217,9 @@ async fn reload_when_asked(
         .flatten();
         match loaded {
             Some(Ok(engine)) => {
+                for warning in engine.authenticator().warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 let operations = engine.operations().len();
                 reloader.swap(Arc::new(engine));
                 eprintln!(

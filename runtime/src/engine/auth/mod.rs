@@ -96,8 +96,9 @@ enum Verifier {
         subjects: SubjectMatcher,
         forward: Option<HeaderName>,
     },
-    /// No way to verify this scheme's credentials: it never passes (fail closed).
-    Refuse,
+    /// No way to verify this scheme's credentials: it never passes (fail closed). Holds why, when
+    /// a secret the plan names is not available to this process (an unset variable, a missing file).
+    Refuse(Option<String>),
 }
 
 #[derive(Debug)]
@@ -242,6 +243,20 @@ impl Authenticator {
             .collect()
     }
 
+    /// Why schemes refuse every request in this process: a secret the plan names is not available
+    /// (an unset environment variable, an unreadable file), one line per scheme.
+    pub fn warnings(&self) -> Vec<String> {
+        self.schemes
+            .iter()
+            .filter_map(|(name, scheme)| match &scheme.verifier {
+                Verifier::Refuse(Some(why)) => Some(format!(
+                    "security scheme `{name}`: {why}; requests that need it are refused"
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every header some scheme may set upstream. The sidecar strips incoming copies of these from
     /// every request, public operations included, so a client can never supply them itself.
     pub fn forwarded_header_names(&self) -> &[HeaderName] {
@@ -379,7 +394,7 @@ impl Authenticator {
                     presented: None,
                 })
             }
-            Verifier::Refuse => Outcome::Absent,
+            Verifier::Refuse(_) => Outcome::Absent,
         }
     }
 
@@ -417,7 +432,7 @@ impl Authenticator {
         let mut verifiable = false;
         for name in requirements.iter().flat_map(|a| a.keys()) {
             if let Some(scheme) = self.schemes.get(name) {
-                verifiable |= !matches!(scheme.verifier, Verifier::Refuse);
+                verifiable |= !matches!(scheme.verifier, Verifier::Refuse(_));
                 if !challenges.contains(&scheme.challenge.as_str()) {
                     challenges.push(&scheme.challenge);
                 }
@@ -661,7 +676,7 @@ impl Scheme {
             SchemeKind::MutualTls => ("MutualTLS".to_owned(), "MutualTLS".to_owned()),
         };
         let verifier = match &scheme.verify {
-            None => Verifier::Refuse,
+            None => Verifier::Refuse(None),
             Some(Verification::Jwt(cfg)) => Self::jwt(cfg, secrets)?,
             Some(Verification::ApiKey(settings)) => Self::api_key(&scheme.kind, settings, secrets)?,
             Some(Verification::Mtls(settings)) => Verifier::Mtls {
@@ -690,12 +705,18 @@ impl Scheme {
             return Err("API key settings on a scheme that is not `apiKey`".into());
         };
         let text = match (&settings.keys_env, &settings.keys_file) {
-            (Some(env), _) => secrets
-                .env(env)
-                .ok_or_else(|| format!("environment variable `{env}` (keys-env) is not set"))?,
-            (None, Some(file)) => secrets
-                .file(file)
-                .map_err(|e| format!("cannot read keys-file `{file}`: {e}"))?,
+            (Some(env), _) => match secrets.env(env) {
+                Some(text) => text,
+                None => {
+                    return Ok(unavailable(format!(
+                        "environment variable `{env}` (keys-env) is not set"
+                    )));
+                }
+            },
+            (None, Some(file)) => match secrets.file(file) {
+                Ok(text) => text,
+                Err(e) => return Ok(unavailable(format!("cannot read keys-file `{file}`: {e}"))),
+            },
             (None, None) => return Err("no `keys-env` or `keys-file`".into()),
         };
         let keys = ApiKeys::parse(&text).map_err(|e| format!("API key list: {e}"))?;
@@ -724,9 +745,11 @@ impl Scheme {
         let keys = if let Some(jwks) = &cfg.jwks {
             Keys::Static(Arc::new(JwtKeys::from_jwks(jwks)?))
         } else if let Some(env) = &cfg.secret_env {
-            let secret = secrets
-                .env(env)
-                .ok_or_else(|| format!("environment variable `{env}` (secret-env) is not set"))?;
+            let Some(secret) = secrets.env(env) else {
+                return Ok(unavailable(format!(
+                    "environment variable `{env}` (secret-env) is not set"
+                )));
+            };
             let keys = JwtKeys::from_hmac_secret(secret.as_bytes())
                 .map_err(|e| format!("`{env}`: {e}"))?;
             if let Some(alg) = cfg
@@ -740,16 +763,17 @@ impl Scheme {
             }
             Keys::Static(Arc::new(keys))
         } else if let Some(file) = &cfg.jwks_file {
-            let text = secrets
-                .file(file)
-                .map_err(|e| format!("cannot read jwks-file `{file}`: {e}"))?;
+            let text = match secrets.file(file) {
+                Ok(text) => text,
+                Err(e) => return Ok(unavailable(format!("cannot read jwks-file `{file}`: {e}"))),
+            };
             let jwks = parse_strict(text.as_bytes(), 16)
                 .map_err(|e| format!("jwks-file `{file}` is not JSON: {e}"))?;
             Keys::Static(Arc::new(JwtKeys::from_jwks(&jwks)?))
         } else if cfg.jwks_uri.is_some() || cfg.discovery_url.is_some() {
             Keys::Remote(Arc::new(KeySlot::new(cfg.jwks_cache.get())))
         } else {
-            return Ok(Verifier::Refuse);
+            return Ok(Verifier::Refuse(None));
         };
         let forward = cfg
             .forward
@@ -762,6 +786,12 @@ impl Scheme {
             forward,
         })
     }
+}
+
+/// A scheme whose secret this process lacks: it refuses every request that needs it (fail closed),
+/// and the sidecar says why at start.
+fn unavailable(why: String) -> Verifier {
+    Verifier::Refuse(Some(why))
 }
 
 /// The headers a scheme's settings forward to, whether or not the scheme can verify anything: a

@@ -758,8 +758,20 @@ fn hmac_schemes_read_their_secret_from_the_environment() {
             .is_some()
     );
 
-    let err = Authenticator::new(&schemes, &Secrets::default()).unwrap_err();
-    assert!(err.contains("`HMAC` (secret-env) is not set"), "{err}");
+    // Without the secret the scheme refuses every token (fail closed) and says why at start.
+    let without = Authenticator::new(&schemes, &Secrets::default()).unwrap();
+    let warnings = without.warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("`HMAC` (secret-env) is not set"),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        run(&without, &req(&[&[("hmac", &[])]]), &h, &conn(None))
+            .unwrap_err()
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     let hs512 = BTreeMap::from([(
         "hmac".to_owned(),
         bearer_scheme(Jwt {
@@ -935,8 +947,13 @@ fn api_key_lists_are_read_at_start_and_errors_name_the_scheme() {
     );
     let mut missing = secrets();
     missing.files.clear();
-    let err = Authenticator::new(&schemes(), &missing).unwrap_err();
-    assert!(err.contains("keys-file `keys/partners.txt`"), "{err}");
+    let without = Authenticator::new(&schemes(), &missing).unwrap();
+    let warnings = without.warnings();
+    assert!(
+        warnings.iter().any(|w| w
+            .starts_with("security scheme `queryKey`: cannot read keys-file `keys/partners.txt`")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
