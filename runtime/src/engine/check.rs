@@ -21,6 +21,7 @@ use super::denial::{Denial, FieldError};
 use super::params::{self, Shape};
 use super::policies::Cors;
 use super::router::RouteMatch;
+use super::threats::Findings;
 use super::{CompiledOperation, Engine, Guards, SchemaValidator};
 
 /// What the head of a request was admitted as.
@@ -339,7 +340,8 @@ impl Engine {
             return Ok(());
         };
         let policy = admitted.policy;
-        let errors = self.parameter_errors(compiled, &admitted.path_params, head);
+        let mut findings = Findings::default();
+        let errors = self.parameter_errors(compiled, &admitted.path_params, head, &mut findings);
         if !errors.is_empty() {
             apply(
                 policy.request.validate.parameters,
@@ -349,7 +351,22 @@ impl Engine {
             )
             .map_err(|d| admitted.refuse(d))?;
         }
-        Ok(())
+        self.threat_outcome(admitted, findings)
+    }
+
+    /// A refusal for a blocked injection kind; a logged kind is only recorded.
+    fn threat_outcome<'e>(
+        &self,
+        admitted: &mut Admitted<'e, '_>,
+        findings: Findings,
+    ) -> Result<(), Refusal<'e>> {
+        if let Some(kind) = findings.log {
+            admitted.monitored.push(Denial::Threat { kind });
+        }
+        match findings.block {
+            Some(kind) => admitted.enforce(Denial::Threat { kind }),
+            None => Ok(()),
+        }
     }
 
     /// A refusal before any route is known: under the document's defaults.
@@ -392,8 +409,10 @@ impl Engine {
         compiled: &CompiledOperation,
         raw_path: &[(&str, &str)],
         head: &Parts,
+        findings: &mut Findings,
     ) -> Vec<FieldError> {
         let op = &compiled.operation;
+        let rules = &compiled.guards.threats;
         let mut errors = Vec::new();
         let error = |p: &specgate_plan::Parameter, pointer: String, reason: String| FieldError {
             location: location_name(p.location),
@@ -488,6 +507,9 @@ impl Engine {
                     error(p, pointer, why)
                 });
             }
+            if compiled.scan_parameters[i] && !rules.is_off() {
+                findings.scan(&self.detector, rules, &value);
+            }
         }
         errors
     }
@@ -499,8 +521,17 @@ impl Engine {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<(), Refusal<'e>> {
-        self.body_denial(admitted, content_type, body)
-            .map_err(|d| admitted.refuse(d))
+        let value = self
+            .body_denial(admitted, content_type, body)
+            .map_err(|d| admitted.refuse(d))?;
+        let rules = &admitted.guards.threats;
+        let mut findings = Findings::default();
+        if let Some(value) = value
+            && !rules.is_off()
+        {
+            findings.scan(&self.detector, rules, &value);
+        }
+        self.threat_outcome(admitted, findings)
     }
 
     fn body_denial(
@@ -508,14 +539,14 @@ impl Engine {
         admitted: &mut Admitted<'_, '_>,
         content_type: Option<&str>,
         body: &[u8],
-    ) -> Result<(), Denial> {
+    ) -> Result<Option<Value>, Denial> {
         let Some(compiled) = admitted.operation else {
-            return Ok(());
+            return Ok(None);
         };
         let policy = admitted.policy;
         let check = policy.request.validate.body;
         let Some(request_body) = &compiled.operation.request_body else {
-            return Ok(());
+            return Ok(None);
         };
         if body.is_empty() {
             if request_body.required {
@@ -524,9 +555,10 @@ impl Engine {
                     policy.mode,
                     Denial::MissingBody,
                     &mut admitted.monitored,
-                );
+                )
+                .map(|()| None);
             }
-            return Ok(());
+            return Ok(None);
         }
         let media = content_type.map(media_type).unwrap_or_default();
         let Some(position) =
@@ -537,12 +569,14 @@ impl Engine {
                 policy.mode,
                 Denial::UnsupportedMediaType,
                 &mut admitted.monitored,
-            );
+            )
+            .map(|()| None);
         };
         let (declared, validator) = &compiled.bodies[position];
         let Some(validator) = validator else {
-            return Ok(());
+            return Ok(None);
         };
+        let mut scannable = true;
         let value = if is_json(&media) || is_json(declared) {
             let reject_duplicates = policy.request.duplicate_json_keys == AcceptOrReject::Reject;
             match specgate_plan::json::parse_bounded(
@@ -571,12 +605,15 @@ impl Engine {
                         policy.mode,
                         Denial::InvalidBody { errors },
                         &mut admitted.monitored,
-                    );
+                    )
+                    .map(|()| None);
                 }
             }
         } else if media == "application/x-www-form-urlencoded" {
             self.form_value(compiled, position, body)
         } else if media == "multipart/form-data" {
+            // Multipart parts are often files (HTML, scripts, archives): validated, not scanned.
+            scannable = false;
             let content = compiled
                 .operation
                 .request_body
@@ -584,7 +621,7 @@ impl Engine {
                 .and_then(|b| b.content.get(declared));
             let (schema, encoding) = match content {
                 Some(c) => (c.schema.as_ref(), &c.encoding),
-                None => return Ok(()),
+                None => return Ok(None),
             };
             match super::multipart::object(
                 self.plan(),
@@ -607,12 +644,13 @@ impl Engine {
                         policy.mode,
                         Denial::InvalidBody { errors },
                         &mut admitted.monitored,
-                    );
+                    )
+                    .map(|()| None);
                 }
             }
         } else {
             // Other media types (multipart, binary, text) are size-checked only.
-            return Ok(());
+            return Ok(None);
         };
         let mut errors = Vec::new();
         collect(validator, &value, &mut errors, |pointer, why| FieldError {
@@ -621,8 +659,9 @@ impl Engine {
             pointer,
             reason: why,
         });
+        let value = scannable.then_some(value);
         if errors.is_empty() {
-            return Ok(());
+            return Ok(value);
         }
         apply(
             check,
@@ -630,6 +669,7 @@ impl Engine {
             Denial::InvalidBody { errors },
             &mut admitted.monitored,
         )
+        .map(|()| value)
     }
 
     /// A form body as an object, each property decoded by its schema's shape and its `encoding`.

@@ -8,6 +8,7 @@ mod multipart;
 pub mod params;
 pub mod policies;
 mod router;
+mod threats;
 mod validator;
 
 use specgate_plan::{HttpMethod, Operation, Plan, PlanError};
@@ -92,6 +93,9 @@ pub struct CompiledOperation {
     /// Validators per request media type, in the plan's order.
     pub bodies: Vec<(String, Option<SchemaValidator>)>,
     pub guards: Guards,
+    /// Per parameter: whether its decoded value is scanned for injections (not when its schema
+    /// pins it, an enum or a uuid say).
+    pub scan_parameters: Vec<bool>,
 }
 
 /// An operation's traffic policies, compiled once.
@@ -101,6 +105,8 @@ pub struct Guards {
     pub bots: policies::BotRules,
     /// Present when the policy configures CORS.
     pub cors: Option<policies::Cors>,
+    /// The injection kinds refused and logged.
+    pub threats: threats::ThreatRules,
     /// Every rate limit, with what it counts by.
     pub rate_limits: Vec<(specgate_ratelimit::LimitSpec, specgate_plan::units::RateKey)>,
 }
@@ -115,6 +121,7 @@ impl Guards {
                 .cors
                 .as_ref()
                 .map(|cors| policies::Cors::new(cors, declared)),
+            threats: threats::ThreatRules::new(&policy.threats),
             rate_limits: policy
                 .rate_limits
                 .iter()
@@ -142,6 +149,7 @@ pub struct Engine {
     /// The guards of undeclared routes (the document's defaults).
     default_guards: Guards,
     auth: auth::Authenticator,
+    detector: specgate_threats::Detector,
 }
 
 impl Engine {
@@ -206,12 +214,18 @@ impl Engine {
                 .iter()
                 .map(|p| params::Shape::of(plan, p.schema.as_ref()))
                 .collect();
+            let scan_parameters = op
+                .parameters
+                .iter()
+                .map(|p| !threats::pins_value(plan, p.schema.as_ref()))
+                .collect();
             operations.push(CompiledOperation {
                 operation: op.clone(),
                 parameters,
                 shapes,
                 bodies,
                 guards,
+                scan_parameters,
             });
         }
         let default_guards =
@@ -227,6 +241,7 @@ impl Engine {
             operations,
             default_guards,
             auth,
+            detector: specgate_threats::Detector::new(),
         })
     }
 
