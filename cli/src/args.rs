@@ -112,6 +112,10 @@ pub struct RunArgs {
     /// Where to serve /healthz, /readyz and /metrics (not served when absent).
     #[arg(long, env = "SPECGATE_ADMIN", value_name = "ADDR")]
     pub admin: Option<std::net::SocketAddr>,
+    /// Serve every operation under this path prefix instead of the path part of the spec's `servers`
+    /// (for an ingress that rewrites the prefix); `/` serves them at the root.
+    #[arg(long, env = "SPECGATE_BASE_PATH", value_name = "PATH")]
+    pub base_path: Option<String>,
     /// Terminate TLS with this certificate chain (PEM); reloaded on SIGHUP.
     #[arg(
         long,

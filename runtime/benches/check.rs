@@ -11,7 +11,10 @@ fn engine(spec: &str) -> Engine {
     let plan = specgate_compiler::compile_file(&path)
         .expect("the example spec compiles")
         .plan;
-    Engine::load(&plan).expect("the plan loads")
+    let mut engine = Engine::load(&plan).expect("the plan loads");
+    // The spec's paths at the root (as `--base-path /`), so that targets need no server prefix.
+    engine.set_base_path("/");
+    engine
 }
 
 fn head(method: &str, target: &str, headers: &[(&str, &str)]) -> http::request::Parts {

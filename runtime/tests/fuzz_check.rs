@@ -14,7 +14,10 @@ fn load(spec: &str) -> Engine {
     let plan = specgate_compiler::compile_file(&path)
         .expect("the spec compiles")
         .plan;
-    Engine::load(&plan).expect("the plan loads")
+    let mut engine = Engine::load(&plan).expect("the plan loads");
+    // Spec paths at the root, so that generated targets reach the operations.
+    engine.set_base_path("/");
+    engine
 }
 
 fn engine() -> &'static Engine {

@@ -113,6 +113,7 @@ components:
         jwks-uri: http://{address}/jwks.json
         jwks-cache: {cache}
         algorithms: [ES256]
+        token-sources: [header, "query:access_token"]
         forward: {{sub: X-Auth-Subject}}
 paths:
   /orders:
@@ -146,6 +147,25 @@ fn keys_are_fetched_rotated_removed_and_outlive_an_idp_outage_for_their_cache_li
     let ok = get(&sidecar, &first.token("alice", 300));
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["headers"]["x-auth-subject"], "alice");
+    // A token in the query, where the scheme allows it: a credential, not an unknown parameter.
+    let in_query = format!("/orders?access_token={}", first.token("carol", 300));
+    let answer = send(&sidecar, "GET", &in_query, &[], b"");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["headers"]["x-auth-subject"], "carol");
+    let unknown = format!("{in_query}&debug=1");
+    assert_eq!(send(&sidecar, "GET", &unknown, &[], b"").status, 400);
+    // The same token twice (header and query) is fine; two different tokens are not.
+    let two = send(
+        &sidecar,
+        "GET",
+        &in_query,
+        &[(
+            "Authorization",
+            &format!("Bearer {}", first.token("dave", 300)),
+        )],
+        b"",
+    );
+    assert_eq!(two.status, 401);
     let missing = send(&sidecar, "GET", "/orders", &[], b"");
     assert_eq!(missing.status, 401);
     assert!(
@@ -219,7 +239,7 @@ fn keys_are_fetched_rotated_removed_and_outlive_an_idp_outage_for_their_cache_li
 #[test]
 fn api_keys_from_the_example_spec_are_checked_where_the_scheme_says() {
     let sidecar = start("specs/petstore-3.0.yaml", "echo");
-    let with = |headers: &[(&str, &str)]| send(&sidecar, "GET", "/pets/1", headers, b"");
+    let with = |headers: &[(&str, &str)]| send(&sidecar, "GET", "/v1/pets/1", headers, b"");
     let ok = with(&[("X-API-Key", "demo-key-123")]);
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["headers"]["x-auth-key-name"], "demo");
@@ -230,7 +250,13 @@ fn api_keys_from_the_example_spec_are_checked_where_the_scheme_says() {
     assert_eq!(with(&[]).status, 401);
     assert_eq!(with(&[("X-API-Key", "guess")]).status, 401);
     // In the wrong place: the scheme declares a header, a query parameter is not read.
-    let misplaced = send(&sidecar, "GET", "/pets/1?X-API-Key=demo-key-123", &[], b"");
+    let misplaced = send(
+        &sidecar,
+        "GET",
+        "/v1/pets/1?X-API-Key=demo-key-123",
+        &[],
+        b"",
+    );
     assert_eq!(misplaced.status, 401);
     // Two copies of the header: refused, whichever one is right.
     assert_eq!(

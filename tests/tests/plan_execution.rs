@@ -66,21 +66,31 @@ fn routes_prefer_literal_segments_and_report_allowed_methods() {
     use specgate_plan::HttpMethod;
     use specgate_runtime::engine::RouteMatch;
     let engine = engine("specs/petstore-3.0.yaml");
-    let RouteMatch::Found { operation, params } = engine.route(HttpMethod::Get, "/pets/search")
+    let RouteMatch::Found { operation, params } = engine.route(HttpMethod::Get, "/v1/pets/search")
     else {
         panic!("found")
     };
     assert_eq!(engine.operations()[operation].operation.id, "searchPets");
     assert!(params.is_empty());
-    let RouteMatch::Found { operation, params } = engine.route(HttpMethod::Get, "/pets/123") else {
+    let RouteMatch::Found { operation, params } = engine.route(HttpMethod::Get, "/v1/pets/123")
+    else {
         panic!("found")
     };
     assert_eq!(engine.operations()[operation].operation.id, "getPet");
     assert_eq!(params, vec![("petId", "123")]);
     assert!(matches!(
-        engine.route(HttpMethod::Patch, "/pets/123"),
+        engine.route(HttpMethod::Patch, "/v1/pets/123"),
         RouteMatch::MethodNotAllowed { .. }
     ));
+    // Paths are served under the servers' base path (`https://api.petstore.example.com/v1`) only.
+    assert_eq!(
+        engine.route(HttpMethod::Get, "/pets/123"),
+        RouteMatch::NotFound
+    );
+    assert_eq!(
+        engine.route(HttpMethod::Get, "/v10/pets/123"),
+        RouteMatch::NotFound
+    );
     assert_eq!(
         engine.route(HttpMethod::Get, "/nowhere"),
         RouteMatch::NotFound

@@ -14,7 +14,7 @@ fn valid_requests_reach_the_upstream_unchanged_with_forwarding_headers() {
     let answer = send(
         &sidecar,
         "GET",
-        "/pets?limit=5&tags=dog,cat",
+        "/v1/pets?limit=5&tags=dog,cat",
         &[
             ("X-Forwarded-For", "6.6.6.6"),
             ("X-Request-Id", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"),
@@ -24,7 +24,7 @@ fn valid_requests_reach_the_upstream_unchanged_with_forwarding_headers() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     let echoed = answer.json();
     assert_eq!(echoed["method"], "GET");
-    assert_eq!(echoed["path"], "/pets");
+    assert_eq!(echoed["path"], "/v1/pets");
     assert_eq!(
         echoed["query"], "limit=5&tags=dog,cat",
         "the query reaches the upstream as sent"
@@ -74,21 +74,21 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
             .is_some_and(|id| !id.is_empty())
     );
     assert_eq!(
-        send(&sidecar, "GET", "/pets/", &[], b"").status,
+        send(&sidecar, "GET", "/v1/pets/", &[], b"").status,
         404,
         "a trailing slash is significant"
     );
     assert_eq!(
-        send(&sidecar, "POST", "/pets/../admin/reindex", &[], b"").status,
+        send(&sidecar, "POST", "/v1/pets/../admin/reindex", &[], b"").status,
         400,
         "dot segments are refused"
     );
     assert_eq!(
-        send(&sidecar, "GET", "/pets/%2e%2e/health", &[], b"").status,
+        send(&sidecar, "GET", "/v1/pets/%2e%2e/health", &[], b"").status,
         400,
         "encoded dot segments too"
     );
-    let answer = send(&sidecar, "PATCH", "/pets", &[], b"");
+    let answer = send(&sidecar, "PATCH", "/v1/pets", &[], b"");
     assert_eq!(answer.status, 405);
     let allow = answer.header("allow").unwrap_or_default();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
@@ -97,20 +97,20 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
 #[test]
 fn invalid_parameters_are_refused_without_echoing_values() {
     let sidecar = start("specs/petstore-3.0.yaml", "echo");
-    let answer = send(&sidecar, "GET", "/pets?limit=secret-value-123", &[], b"");
+    let answer = send(&sidecar, "GET", "/v1/pets?limit=secret-value-123", &[], b"");
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(
         !answer.body.contains("secret-value-123"),
         "a submitted value never comes back: {}",
         answer.body
     );
-    let answer = send(&sidecar, "GET", "/pets?limit=5&limit=6", &[], b"");
+    let answer = send(&sidecar, "GET", "/v1/pets?limit=5&limit=6", &[], b"");
     assert_eq!(
         answer.status, 400,
         "a repeated scalar is refused: {}",
         answer.body
     );
-    let answer = send(&sidecar, "GET", "/pets?unknown=1", &[], b"");
+    let answer = send(&sidecar, "GET", "/v1/pets?unknown=1", &[], b"");
     assert_eq!(
         answer.status, 400,
         "unknown query parameters are refused: {}",
@@ -122,13 +122,13 @@ fn invalid_parameters_are_refused_without_echoing_values() {
 fn operations_closed_at_the_edge_and_unverifiable_credentials_are_refused() {
     let sidecar = start("specs/petstore-3.0.yaml", "echo");
     assert_eq!(
-        send(&sidecar, "POST", "/admin/reindex", &[], b"").status,
+        send(&sidecar, "POST", "/v1/admin/reindex", &[], b"").status,
         403
     );
     let answer = send(
         &sidecar,
         "GET",
-        "/pets/123",
+        "/v1/pets/123",
         &[("Authorization", "Bearer anything")],
         b"",
     );
@@ -247,7 +247,7 @@ fn form_bodies_are_decoded_by_their_encoding_and_validated() {
         send(
             &sidecar,
             "POST",
-            "/newsletter/subscriptions",
+            "/v1/newsletter/subscriptions",
             &[("Content-Type", "application/x-www-form-urlencoded")],
             body.as_bytes(),
         )
@@ -679,4 +679,37 @@ fn http2_without_tls_is_served() {
     });
     assert_eq!(version, http::Version::HTTP_2);
     assert_eq!(status, 200);
+}
+
+#[test]
+fn requests_are_routed_under_the_servers_base_path_and_for_accepted_hosts_only() {
+    let sidecar = start("specs/petstore-3.0.yaml", "echo");
+    let get =
+        |target: &str, host: &str| send(&sidecar, "GET", target, &[("Host", host)], b"").status;
+    // `servers: [https://api.petstore.example.com/v1, …]`: paths live under /v1.
+    assert_eq!(get("/v1/pets", "api.petstore.example.com"), 200);
+    assert_eq!(get("/pets", "api.petstore.example.com"), 404);
+    assert_eq!(get("/v2/pets", "api.petstore.example.com"), 404);
+    // `hosts`: listed names, a wildcard of one or more labels, any port unless one is named.
+    assert_eq!(get("/v1/pets", "API.petstore.example.com:8443"), 200);
+    assert_eq!(get("/v1/pets", "eu.staging.petstore.example.com"), 200);
+    let other = send(
+        &sidecar,
+        "GET",
+        "/v1/pets",
+        &[("Host", "petstore.example.com.evil.org")],
+        b"",
+    );
+    assert_eq!(other.status, 421);
+    assert!(
+        other.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/host-not-accepted")
+    );
+
+    // `--base-path` for an ingress that strips the prefix: the same operations at the root.
+    let stripped = start_with("specs/petstore-3.0.yaml", "echo", &["--base-path", "/"]);
+    assert_eq!(send(&stripped, "GET", "/pets", &[], b"").status, 200);
+    assert_eq!(send(&stripped, "GET", "/v1/pets", &[], b"").status, 404);
 }

@@ -30,7 +30,12 @@ pub fn run(args: &RunArgs) -> Outcome {
             .unwrap_or(Path::new(".")),
     );
     let engine = match Engine::load_with(&plan, &secrets) {
-        Ok(engine) => Arc::new(engine),
+        Ok(mut engine) => {
+            if let Some(base) = &args.base_path {
+                engine.set_base_path(base);
+            }
+            Arc::new(engine)
+        }
         Err(e) => {
             eprintln!("error: the plan cannot be executed: {e}");
             return Outcome::Failure;
@@ -138,6 +143,7 @@ pub fn run(args: &RunArgs) -> Outcome {
             sidecar.reloader(),
             source.to_path_buf(),
             secrets,
+            args.base_path.clone(),
             args.watch,
             tls.clone(),
         ));
@@ -167,6 +173,7 @@ async fn reload_when_asked(
     reloader: Reloader,
     source: PathBuf,
     secrets: ProcessSecrets,
+    base_path: Option<String>,
     watch: bool,
     tls: Option<Arc<Tls>>,
 ) {
@@ -209,10 +216,16 @@ async fn reload_when_asked(
         }
         let path = source.clone();
         let secrets = secrets.clone();
+        let base_path = base_path.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            load_plan(&path)
-                .ok()
-                .map(|plan| Engine::load_with(&plan, &secrets))
+            load_plan(&path).ok().map(|plan| {
+                Engine::load_with(&plan, &secrets).map(|mut engine| {
+                    if let Some(base) = &base_path {
+                        engine.set_base_path(base);
+                    }
+                    engine
+                })
+            })
         })
         .await
         .ok()

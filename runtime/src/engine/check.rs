@@ -157,8 +157,17 @@ impl Engine {
         now: std::time::SystemTime,
     ) -> Result<Verdict<'e, 'r>, Refusal<'e>> {
         let path = head.uri.path();
-        // An upstream that resolves `.` and `..` would serve another route than the one checked here.
-        if has_dot_segment(path) {
+        // An upstream that resolves `.` and `..` would serve another route than the one checked here;
+        // with two Host headers, the upstream could pick another host than the one checked
+        // (RFC 9112 §3.2: such a request is a 400).
+        if has_dot_segment(path)
+            || head
+                .headers
+                .get_all(http::header::HOST)
+                .iter()
+                .nth(1)
+                .is_some()
+        {
             return Err(self.refuse_unrouted(Denial::BadRequest));
         }
         let Some(method) = method_of(&head.method) else {
@@ -236,7 +245,7 @@ impl Engine {
         Ok(Verdict::Admitted(admitted))
     }
 
-    /// Client IP and bot rules: identity-free and cheap, so they run before anything else.
+    /// Hosts, client IP and bot rules: identity-free and cheap, so they run before anything else.
     fn edge_checks<'e>(
         &'e self,
         admitted: &mut Admitted<'e, '_>,
@@ -244,6 +253,20 @@ impl Engine {
         connection: &Connection,
     ) -> Result<(), Refusal<'e>> {
         let mode = admitted.policy.mode;
+        let authority = head
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| head.uri.authority().map(|a| a.as_str()));
+        if !admitted.guards.hosts.allows(authority) {
+            apply(
+                Check::Enforce,
+                mode,
+                Denial::MisdirectedRequest,
+                &mut admitted.monitored,
+            )
+            .map_err(|d| admitted.refuse(d))?;
+        }
         if !admitted.guards.ip.allows(connection.client_ip) {
             apply(
                 Check::Enforce,
@@ -434,7 +457,11 @@ impl Engine {
             .collect();
         let decoded = params::decode_query(&query_input, head.uri.query().unwrap_or(""));
         if op.policy.request.unknown_query_params == AcceptOrReject::Reject {
-            for name in &decoded.unknown {
+            for name in decoded
+                .unknown
+                .iter()
+                .filter(|name| !compiled.credential_query_names.contains(name))
+            {
                 errors.push(FieldError {
                     location: "query",
                     name: name.clone(),

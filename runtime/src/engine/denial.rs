@@ -57,6 +57,8 @@ pub enum Denial {
         challenge: String,
         detail: &'static str,
     },
+    /// The request names a host the policy does not accept (`hosts`).
+    MisdirectedRequest,
     /// The client address is not allowed (`ip`).
     IpDenied,
     /// The User-Agent is a denied bot or attack tool (`bots`).
@@ -110,6 +112,7 @@ impl Denial {
             | Self::MissingBody
             | Self::BadRequest => 400,
             Self::UnsupportedMediaType => 415,
+            Self::MisdirectedRequest => 421,
             Self::PayloadTooLarge { .. } => 413,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
@@ -127,6 +130,7 @@ impl Denial {
             Self::Unauthenticated { .. } => "unauthenticated",
             Self::InsufficientScope { .. } => "insufficient-scope",
             Self::IpDenied => "ip-denied",
+            Self::MisdirectedRequest => "host-not-accepted",
             Self::BotDenied => "bot-denied",
             Self::CorsRefused => "cors-refused",
             Self::TooManyRequests { .. } => "rate-limited",
@@ -167,6 +171,7 @@ impl Denial {
             Self::InvalidBody { .. } => "Invalid request body",
             Self::MissingBody => "Request body required",
             Self::UnsupportedMediaType => "Unsupported Media Type",
+            Self::MisdirectedRequest => "Misdirected Request",
             Self::PayloadTooLarge { .. } => "Payload Too Large",
             Self::UriTooLong => "URI Too Long",
             Self::HeadersTooLarge => "Request Header Fields Too Large",

@@ -8,6 +8,7 @@ mod multipart;
 pub mod params;
 pub mod policies;
 mod router;
+mod servers;
 mod threats;
 mod validator;
 
@@ -93,14 +94,50 @@ pub struct CompiledOperation {
     /// Validators per request media type, in the plan's order.
     pub bodies: Vec<(String, Option<SchemaValidator>)>,
     pub guards: Guards,
+    /// Query parameters that carry a credential of the operation's security schemes (an `apiKey` in
+    /// the query, a `query:NAME` token source): not parameters, so never "unknown".
+    pub credential_query_names: Vec<String>,
     /// Per parameter: whether its decoded value is scanned for injections (not when its schema
     /// pins it, an enum or a uuid say).
     pub scan_parameters: Vec<bool>,
 }
 
+/// The query parameter names that carry credentials for the schemes an operation's security names.
+fn credential_query_names(plan: &Plan, op: &Operation) -> Vec<String> {
+    use specgate_plan::scheme::{ApiKeyLocation, SchemeKind, TokenSource, Verification};
+    let mut names: Vec<String> = op
+        .security
+        .iter()
+        .flat_map(|alternative| alternative.keys())
+        .filter_map(|name| plan.security_schemes.get(name))
+        .flat_map(|scheme| {
+            let mut names = Vec::new();
+            if let SchemeKind::ApiKey {
+                location: ApiKeyLocation::Query,
+                name,
+            } = &scheme.kind
+            {
+                names.push(name.clone());
+            }
+            if let Some(Verification::Jwt(jwt)) = &scheme.verify {
+                for source in &jwt.token_sources {
+                    if let TokenSource::Query(name) = source {
+                        names.push(name.clone());
+                    }
+                }
+            }
+            names
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// An operation's traffic policies, compiled once.
 #[derive(Debug)]
 pub struct Guards {
+    pub hosts: policies::HostRules,
     pub ip: policies::IpRules,
     pub bots: policies::BotRules,
     /// Present when the policy configures CORS.
@@ -115,6 +152,7 @@ impl Guards {
     /// `declared` are the methods of the operation's path (CORS's default methods).
     fn new(policy: &specgate_plan::Policy, declared: &[HttpMethod]) -> Result<Self, String> {
         Ok(Self {
+            hosts: policies::HostRules::new(policy.hosts.as_ref())?,
             ip: policies::IpRules::new(&policy.ip),
             bots: policies::BotRules::new(&policy.bots)?,
             cors: policy
@@ -150,6 +188,8 @@ pub struct Engine {
     default_guards: Guards,
     auth: auth::Authenticator,
     detector: specgate_threats::Detector,
+    /// Where each operation's paths start (the path part of its `servers`).
+    bases: servers::BasePaths,
 }
 
 impl Engine {
@@ -219,12 +259,14 @@ impl Engine {
                 .iter()
                 .map(|p| !threats::pins_value(plan, p.schema.as_ref()))
                 .collect();
+            let credential_query_names = credential_query_names(plan, op);
             operations.push(CompiledOperation {
                 operation: op.clone(),
                 parameters,
                 shapes,
                 bodies,
                 guards,
+                credential_query_names,
                 scan_parameters,
             });
         }
@@ -242,6 +284,12 @@ impl Engine {
             default_guards,
             auth,
             detector: specgate_threats::Detector::new(),
+            bases: servers::BasePaths::new(
+                plan.operations
+                    .iter()
+                    .map(|op| servers::base_paths(&op.servers))
+                    .collect(),
+            ),
         })
     }
 
@@ -258,8 +306,35 @@ impl Engine {
         &self.operations
     }
 
-    /// The operation for a method and a (not yet percent-decoded) path.
+    /// Serves every operation under `base` instead of its servers' base paths (`--base-path`, for
+    /// deployments behind an ingress that rewrites the prefix). `""` or `/` serves them at the root.
+    pub fn set_base_path(&mut self, base: &str) {
+        let base = servers::base_path(base);
+        self.bases = servers::BasePaths::new(vec![vec![base]; self.operations.len()]);
+    }
+
+    /// The operation for a method and a request path (not yet percent-decoded): the path must start
+    /// with one of the operation's base paths, and what follows must match its template.
     pub fn route<'p>(&self, method: HttpMethod, path: &'p str) -> RouteMatch<'_, 'p> {
-        self.router.find(method, path)
+        let mut fallback = RouteMatch::NotFound;
+        for (i, base) in self.bases.bases.iter().enumerate() {
+            let Some(rest) = servers::strip(path, base) else {
+                continue;
+            };
+            match self.router.find(method, rest) {
+                RouteMatch::Found { operation, params } => {
+                    if self.bases.of_operation[operation].contains(&i) {
+                        return RouteMatch::Found { operation, params };
+                    }
+                }
+                RouteMatch::MethodNotAllowed { allowed } => {
+                    if matches!(fallback, RouteMatch::NotFound) {
+                        fallback = RouteMatch::MethodNotAllowed { allowed };
+                    }
+                }
+                RouteMatch::NotFound => {}
+            }
+        }
+        fallback
     }
 }

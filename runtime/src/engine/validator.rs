@@ -18,6 +18,14 @@ pub(crate) enum Error {
     Schema(String),
 }
 
+/// OpenAPI's `byte` format: base64 (RFC 4648 §4, standard alphabet, padded).
+fn is_base64(text: &str) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .is_ok()
+}
+
 impl SchemaValidator {
     /// Bundles `schema` with the shared schemas it reaches and compiles it (draft 2020-12).
     pub(crate) fn new(plan: &Plan, schema: &Value, validate_formats: bool) -> Result<Self, Error> {
@@ -25,6 +33,10 @@ impl SchemaValidator {
         let inner = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(validate_formats)
+            // Formats the validator does not know (`password`, `binary`, vendor ones) are annotations
+            // at run time; `specgate lint` reports them.
+            .should_ignore_unknown_formats(true)
+            .with_format("byte", is_base64)
             .build(&document)
             .map_err(|e| Error::Schema(e.to_string()))?;
         Ok(Self { inner })
@@ -48,5 +60,55 @@ impl SchemaValidator {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan() -> Plan {
+        serde_json::from_value(json!({
+            "format-version": specgate_plan::FORMAT_VERSION,
+            "source": {"file": "x", "sha256": "0", "openapi": "3.1.0", "title": "t", "version": "1"},
+            "defaults": {},
+            "security-schemes": {},
+            "operations": [],
+            "schemas": {},
+        }))
+        .expect("an empty plan")
+    }
+
+    fn valid(schema: Value, value: Value, formats: bool) -> bool {
+        let Ok(validator) = SchemaValidator::new(&plan(), &schema, formats) else {
+            panic!("compiles: {schema}")
+        };
+        validator.is_valid(&value)
+    }
+
+    #[test]
+    fn request_formats_are_validated_unless_turned_off() {
+        let cases = [
+            ("email", "ada@example.com", "not an email"),
+            ("uuid", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "3f2504e0"),
+            ("date", "2024-02-29", "2023-02-29"),
+            ("date-time", "2024-01-01T10:00:00Z", "2024-01-01 10:00"),
+            ("time", "10:00:00Z", "25:00:00Z"),
+            ("ipv4", "192.0.2.1", "192.0.2.300"),
+            ("ipv6", "2001:db8::1", "2001:db8:::1"),
+            ("hostname", "api.example.com", "-bad-.example.com"),
+            ("uri", "https://example.com/a", "not a uri"),
+            ("byte", "aGVsbG8=", "hello!"),
+        ];
+        for (format, good, bad) in cases {
+            let schema = json!({"type": "string", "format": format});
+            assert!(valid(schema.clone(), json!(good), true), "{format}: {good}");
+            assert!(!valid(schema.clone(), json!(bad), true), "{format}: {bad}");
+            assert!(valid(schema, json!(bad), false), "{format}: formats off");
+        }
+        // Unknown formats are annotations.
+        assert!(valid(json!({"type": "string", "format": "password"}), json!("x"), true));
+        assert!(valid(json!({"type": "string", "format": "x-vendor"}), json!("x"), true));
     }
 }
