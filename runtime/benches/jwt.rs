@@ -9,7 +9,12 @@ use jsonwebtoken::EncodingKey;
 use jsonwebtoken::crypto::CryptoProvider;
 use serde_json::{Value, json};
 use specgate_plan::scheme::{Algorithm, Jwt};
-use specgate_runtime::engine::auth::{JwtKeys, verify};
+use std::collections::BTreeMap;
+
+use specgate_plan::SecurityScheme;
+use specgate_plan::scheme::{SchemeKind, Verification};
+use specgate_runtime::engine::auth::{Authenticator, JwtKeys, verify};
+use specgate_runtime::engine::{Connection, NoSecrets};
 
 /// The TEST-ONLY RSA key of the auth tests (PKCS#1 PEM).
 const RSA_PEM: &str = include_str!("../src/engine/auth/testdata/test-only-rsa.pem");
@@ -57,11 +62,11 @@ fn bench(c: &mut Criterion) {
         (provider.key_utils.rsa_pub_components_from_private_key)(&rsa_der).expect("RSA key");
     let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256");
     let point = ec.public_key_raw();
-    let keys = JwtKeys::from_jwks(&json!({"keys": [
+    let jwks = json!({"keys": [
         {"kty": "RSA", "kid": "rsa", "n": b64(n), "e": b64(e)},
         {"kty": "EC", "kid": "ec", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65])},
-    ]}))
-    .expect("JWKS");
+    ]});
+    let keys = JwtKeys::from_jwks(&jwks).expect("JWKS");
 
     let rs256 = sign(
         &EncodingKey::from_rsa_der(&rsa_der),
@@ -89,6 +94,36 @@ fn bench(c: &mut Criterion) {
     let expired_now = NOW + 7200;
     group.bench_function("refuse ES256 (expired, after the signature)", |b| {
         b.iter(|| verify(&es256, &es_cfg, &keys, expired_now))
+    });
+
+    // The path of a request: a client reusing its token skips the signature check (claims are still
+    // checked every time).
+    let scheme = SecurityScheme {
+        kind: SchemeKind::Http {
+            scheme: "bearer".into(),
+        },
+        verify: Some(Verification::Jwt(Box::new(Jwt {
+            jwks: Some(jwks),
+            ..rs_cfg.clone()
+        }))),
+    };
+    let authenticator =
+        Authenticator::new(&BTreeMap::from([("idp".to_owned(), scheme)]), &NoSecrets)
+            .expect("authenticator");
+    let head = http::Request::builder()
+        .header("authorization", format!("Bearer {rs256}"))
+        .body(())
+        .expect("request")
+        .into_parts()
+        .0;
+    let requirements = vec![BTreeMap::from([("idp".to_owned(), Vec::new())])];
+    let connection = Connection::plain(std::net::Ipv4Addr::LOCALHOST.into());
+    group.bench_function("authenticate RS256, token seen before", |b| {
+        b.iter(|| {
+            authenticator
+                .authenticate(&requirements, &head, &connection, NOW)
+                .is_ok()
+        })
     });
     group.finish();
 }

@@ -128,6 +128,18 @@ pub fn verify(
     keys: &JwtKeys,
     now_unix_secs: u64,
 ) -> Result<Map<String, Value>, JwtError> {
+    let claims = verify_signature(token, cfg, keys)?;
+    check_claims(&claims, cfg, now_unix_secs)?;
+    Ok(claims)
+}
+
+/// What [`verify`] checks that does not depend on the time: size, header, algorithm, key and
+/// signature. Returns the claims, not yet checked.
+pub fn verify_signature(
+    token: &str,
+    cfg: &Jwt,
+    keys: &JwtKeys,
+) -> Result<Map<String, Value>, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::TooLarge);
     }
@@ -172,9 +184,7 @@ pub fn verify(
         return Err(JwtError::BadSignature);
     }
 
-    let claims = json_object(payload_b64)?;
-    check_claims(&claims, cfg, now_unix_secs)?;
-    Ok(claims)
+    json_object(payload_b64)
 }
 
 /// One base64url part decoded and parsed as a strict JSON object (no repeated key at any level).
@@ -198,7 +208,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, 
 
 /// Every claim rule of the scheme, in one place. Times are compared as f64 seconds: exact for every
 /// whole second up to 2^53, and fractional NumericDates are taken as they are.
-fn check_claims(
+pub fn check_claims(
     claims: &Map<String, Value>,
     cfg: &Jwt,
     now_unix_secs: u64,

@@ -96,8 +96,11 @@ pub(crate) enum Lookup<'k> {
 }
 
 /// The decoded verification keys of one scheme.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JwtKeys {
+    /// Unique per key set made in this process: what a token was verified with, for the cache of
+    /// verified tokens (a new set, rotated or fetched, never reuses an old set's verdicts).
+    generation: u64,
     /// By `kid`, used only as a map key: never as a path, never interpolated anywhere.
     named: HashMap<String, Vec<Key>>,
     /// Keys without `kid`, tried for any token whose `kid` the set does not name.
@@ -105,7 +108,24 @@ pub struct JwtKeys {
     count: usize,
 }
 
+impl Default for JwtKeys {
+    fn default() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self {
+            generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            named: HashMap::new(),
+            unnamed: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
 impl JwtKeys {
+    /// Which key set this is (see [`super::cache::VerifiedTokens`]).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Decodes the public signing keys of a JWK Set (RFC 7517): RSA, EC P-256 and P-384, OKP Ed25519.
     ///
     /// Keys for another use than `sig`, of another type or curve, or malformed are skipped; a key with

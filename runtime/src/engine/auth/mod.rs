@@ -7,6 +7,7 @@
 //! when none of them accepts it, so alternatives between such schemes work.
 
 pub mod api_key;
+mod cache;
 mod credentials;
 pub mod jwt;
 pub mod keys;
@@ -86,6 +87,8 @@ enum Verifier {
         cfg: Box<Jwt>,
         keys: Keys,
         forward: Vec<(String, HeaderName)>,
+        /// Tokens whose signature was already verified.
+        verified: cache::VerifiedTokens,
     },
     ApiKey {
         place: KeyPlace,
@@ -334,9 +337,12 @@ impl Authenticator {
         };
         let auth_scheme = &scheme.auth_scheme;
         match &scheme.verifier {
-            Verifier::Jwt { cfg, keys, forward } => {
-                evaluate_jwt(name, auth_scheme, cfg, keys, forward, head, now)
-            }
+            Verifier::Jwt {
+                cfg,
+                keys,
+                forward,
+                verified,
+            } => evaluate_jwt(name, auth_scheme, cfg, keys, verified, forward, head, now),
             Verifier::ApiKey {
                 place,
                 keys,
@@ -493,11 +499,13 @@ fn invalid(auth_scheme: &str, reason: &'static str, error: &str) -> Outcome {
     Outcome::Invalid(Refusal::new(auth_scheme, reason, error))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate_jwt(
     scheme_name: &str,
     auth_scheme: &str,
     cfg: &Jwt,
     keys: &Keys,
+    verified: &cache::VerifiedTokens,
     forward: &[(String, HeaderName)],
     head: &Parts,
     now: u64,
@@ -532,13 +540,18 @@ fn evaluate_jwt(
             }
         }
     };
-    let claims = match jwt::verify(&token, cfg, &keys, now) {
+    let claims = match verified.get_or_verify(&token, keys.generation(), || {
+        jwt::verify_signature(&token, cfg, &keys)
+    }) {
         Ok(claims) => claims,
         Err(e) => {
             let refresh = remote && e == JwtError::UnknownKid;
             return refused(token, e.reason(), refresh, e.stage());
         }
     };
+    if let Err(e) = jwt::check_claims(&claims, cfg, now) {
+        return refused(token, e.reason(), false, e.stage());
+    }
     let mut headers = Vec::with_capacity(forward.len());
     for (claim, header) in forward {
         let value = match claims.get(claim) {
@@ -784,6 +797,7 @@ impl Scheme {
             cfg: Box::new(cfg.clone()),
             keys,
             forward,
+            verified: cache::VerifiedTokens::default(),
         })
     }
 }
