@@ -19,7 +19,7 @@ use super::auth::Identity;
 use super::context::Connection;
 use super::denial::{Denial, FieldError};
 use super::params::{self, Shape};
-use super::policies::Cors;
+use super::policies::{Cors, ResponseHardening};
 use super::router::RouteMatch;
 use super::threats::Findings;
 use super::{CompiledOperation, Engine, Guards, SchemaValidator};
@@ -104,6 +104,7 @@ impl<'e> Admitted<'e, '_> {
             denial,
             policy: self.policy,
             cors: self.guards.cors.as_ref(),
+            response_headers: &self.guards.response_headers,
             refresh_keys: None,
         }
     }
@@ -116,6 +117,8 @@ pub struct Refusal<'e> {
     pub policy: &'e Policy,
     /// CORS headers go on refusals too, so that browsers can read them.
     pub cors: Option<&'e Cors>,
+    /// The response headers of the policy in force.
+    pub response_headers: &'e ResponseHardening,
     /// The security scheme whose fetched keys lack the token's `kid` (or are stale): the sidecar may
     /// refresh them and check the request once more.
     pub refresh_keys: Option<String>,
@@ -323,7 +326,7 @@ impl Engine {
                     .guards
                     .cors
                     .as_ref()
-                    .map(|c| (c, &compiled.operation.policy))
+                    .map(|c| (c, &compiled.operation.policy, &compiled.guards))
             }
             // A path that exists, asked for a method it does not have (or one nobody declares): the
             // real request would be refused, so the preflight is too, where CORS is configured.
@@ -334,13 +337,14 @@ impl Engine {
                         denial: Denial::CorsRefused,
                         policy: defaults,
                         cors: None,
+                        response_headers: &self.default_guards.response_headers,
                         refresh_keys: None,
                     })
                 });
             }
             Some(RouteMatch::NotFound) => None,
         }?;
-        let (cors, policy) = cors;
+        let (cors, policy, guards) = cors;
         Some(match cors.preflight(origin, requested, request_headers) {
             Ok(headers) => Ok(Verdict::Preflight(headers)),
             // A refused preflight gets no CORS headers: the browser then blocks the real request.
@@ -348,6 +352,7 @@ impl Engine {
                 denial: Denial::CorsRefused,
                 policy,
                 cors: None,
+                response_headers: &guards.response_headers,
                 refresh_keys: None,
             }),
         })
@@ -398,6 +403,7 @@ impl Engine {
             denial,
             policy: &self.plan().defaults,
             cors: self.default_guards.cors.as_ref(),
+            response_headers: &self.default_guards.response_headers,
             refresh_keys: None,
         }
     }

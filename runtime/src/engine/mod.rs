@@ -142,6 +142,7 @@ pub struct Guards {
     pub bots: policies::BotRules,
     /// Present when the policy configures CORS.
     pub cors: Option<policies::Cors>,
+    pub response_headers: policies::ResponseHardening,
     /// The injection kinds refused and logged.
     pub threats: threats::ThreatRules,
     /// Every rate limit, with what it counts by.
@@ -159,6 +160,7 @@ impl Guards {
                 .cors
                 .as_ref()
                 .map(|cors| policies::Cors::new(cors, declared)),
+            response_headers: policies::ResponseHardening::new(&policy.response_headers)?,
             threats: threats::ThreatRules::new(&policy.threats),
             rate_limits: policy
                 .rate_limits
@@ -291,6 +293,11 @@ impl Engine {
                     .collect(),
             ),
         })
+    }
+
+    /// The guards of requests that match no operation (the document's defaults).
+    pub fn default_guards(&self) -> &Guards {
+        &self.default_guards
     }
 
     /// The security schemes, ready to authenticate (and to hand their key slots to a fetcher).

@@ -108,7 +108,15 @@ mod tests {
             assert!(valid(schema, json!(bad), false), "{format}: formats off");
         }
         // Unknown formats are annotations.
-        assert!(valid(json!({"type": "string", "format": "password"}), json!("x"), true));
-        assert!(valid(json!({"type": "string", "format": "x-vendor"}), json!("x"), true));
+        assert!(valid(
+            json!({"type": "string", "format": "password"}),
+            json!("x"),
+            true
+        ));
+        assert!(valid(
+            json!({"type": "string", "format": "x-vendor"}),
+            json!("x"),
+            true
+        ));
     }
 }

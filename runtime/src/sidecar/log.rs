@@ -4,8 +4,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
 use crate::engine::Denial;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +20,7 @@ pub struct Entry {
     client: String,
     method: String,
     path: String,
-    protocol: String,
+    protocol: &'static str,
     operation: Option<String>,
     /// Who authenticated (a token's subject, an API key's name, a certificate's subject).
     subject: Option<String>,
@@ -47,7 +45,14 @@ impl Entry {
             client: peer.ip().to_string(),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
-            protocol: format!("{:?}", parts.version),
+            protocol: match parts.version {
+                http::Version::HTTP_09 => "HTTP/0.9",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                http::Version::HTTP_11 => "HTTP/1.1",
+                http::Version::HTTP_2 => "HTTP/2.0",
+                http::Version::HTTP_3 => "HTTP/3.0",
+                _ => "HTTP",
+            },
             operation: None,
             subject: None,
             status: 0,
@@ -111,43 +116,120 @@ impl Entry {
     }
 }
 
-pub fn write(format: LogFormat, e: &Entry) {
-    let line = match format {
-        LogFormat::Json => json!({
-            "time": e.time,
-            "request_id": e.request_id,
-            "client": e.client,
-            "method": e.method,
-            "path": e.path,
-            "protocol": e.protocol,
-            "operation": e.operation,
-            "subject": e.subject,
-            "status": e.status,
-            "decision": e.decision,
-            "reason": e.reason,
-            "detail": e.detail,
-            "monitored": e.monitored,
-            "latency_ms": e.latency.as_secs_f64() * 1000.0,
-            "bytes_in": e.bytes_in,
-            "bytes_out": e.bytes_out,
-        })
-        .to_string(),
-        LogFormat::Text => format!(
-            "{} {} {} {} -> {} {}{} {:.2}ms",
-            e.request_id,
-            e.client,
-            e.method,
-            e.path,
-            e.status,
-            e.decision,
-            match (e.reason, e.detail) {
-                (Some(r), Some(d)) => format!(" ({r}: {d})"),
-                (Some(r), None) => format!(" ({r})"),
-                _ => String::new(),
-            },
-            e.latency.as_secs_f64() * 1000.0
-        ),
-    };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
+/// Writes access-log lines to standard output from a thread of its own, so that requests never wait
+/// on the pipe: lines are handed over through a bounded queue and written in batches, flushed
+/// whenever the queue runs empty. When the queue is full (stdout blocked), lines are dropped and
+/// counted rather than stalling the proxy.
+#[derive(Debug)]
+pub struct Writer {
+    format: LogFormat,
+    queue: std::sync::mpsc::SyncSender<String>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Lines waiting for the writer thread at most.
+const QUEUE: usize = 16_384;
+
+impl Writer {
+    pub fn spawn(format: LogFormat) -> Self {
+        let (queue, lines) = std::sync::mpsc::sync_channel::<String>(QUEUE);
+        std::thread::Builder::new()
+            .name("specgate-access-log".into())
+            .spawn(move || {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+                while let Ok(line) = lines.recv() {
+                    let _ = out.write_all(line.as_bytes());
+                    while let Ok(line) = lines.try_recv() {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let _ = out.flush();
+                }
+            })
+            .ok();
+        Self {
+            format,
+            queue,
+            dropped: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn write(&self, entry: &Entry) {
+        let mut line = match self.format {
+            LogFormat::Json => serde_json::to_string(&Line::from(entry)).unwrap_or_default(),
+            LogFormat::Text => text(entry),
+        };
+        line.push('\n');
+        if self.queue.try_send(line).is_err() {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Lines dropped because standard output could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One JSON access-log line, serialized straight from the entry's fields.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    time: f64,
+    request_id: &'a str,
+    client: &'a str,
+    method: &'a str,
+    path: &'a str,
+    protocol: &'static str,
+    operation: Option<&'a str>,
+    subject: Option<&'a str>,
+    status: u16,
+    decision: &'static str,
+    reason: Option<&'static str>,
+    detail: Option<&'static str>,
+    monitored: &'a [&'static str],
+    latency_ms: f64,
+    bytes_in: usize,
+    bytes_out: Option<u64>,
+}
+
+impl<'a> From<&'a Entry> for Line<'a> {
+    fn from(e: &'a Entry) -> Self {
+        Self {
+            time: e.time,
+            request_id: &e.request_id,
+            client: &e.client,
+            method: &e.method,
+            path: &e.path,
+            protocol: e.protocol,
+            operation: e.operation.as_deref(),
+            subject: e.subject.as_deref(),
+            status: e.status,
+            decision: e.decision,
+            reason: e.reason,
+            detail: e.detail,
+            monitored: &e.monitored,
+            latency_ms: e.latency.as_secs_f64() * 1000.0,
+            bytes_in: e.bytes_in,
+            bytes_out: e.bytes_out,
+        }
+    }
+}
+
+fn text(e: &Entry) -> String {
+    format!(
+        "{} {} {} {} -> {} {}{} {:.2}ms",
+        e.request_id,
+        e.client,
+        e.method,
+        e.path,
+        e.status,
+        e.decision,
+        match (e.reason, e.detail) {
+            (Some(r), Some(d)) => format!(" ({r}: {d})"),
+            (Some(r), None) => format!(" ({r})"),
+            _ => String::new(),
+        },
+        e.latency.as_secs_f64() * 1000.0
+    )
 }

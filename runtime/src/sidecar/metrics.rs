@@ -1,6 +1,6 @@
 //! Counters and a latency histogram, exposed in the Prometheus text format on the admin listener.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,8 +17,9 @@ pub struct Metrics {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// (operation, status, decision) → requests.
-    requests: BTreeMap<(String, u16, &'static str), u64>,
+    /// operation → (status, decision) → requests. Keyed by operation first so that counting a
+    /// request looks it up by `&str`, without allocating.
+    requests: HashMap<String, BTreeMap<(u16, &'static str), u64>>,
     /// Refusal reason → requests.
     rejections: BTreeMap<&'static str, u64>,
     /// Cumulative counts per bucket, then the count above the last bucket.
@@ -39,10 +40,12 @@ impl Metrics {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        *inner
-            .requests
-            .entry((operation.unwrap_or("").to_owned(), status, decision))
-            .or_default() += 1;
+        let operation = operation.unwrap_or("");
+        let per_operation = match inner.requests.get_mut(operation) {
+            Some(counts) => counts,
+            None => inner.requests.entry(operation.to_owned()).or_default(),
+        };
+        *per_operation.entry((status, decision)).or_default() += 1;
         if let Some(reason) = reason {
             *inner.rejections.entry(reason).or_default() += 1;
         }
@@ -57,7 +60,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self, plan_loads: u64, limiter: &specgate_ratelimit::Stats) -> String {
+    pub fn render(
+        &self,
+        plan_loads: u64,
+        limiter: &specgate_ratelimit::Stats,
+        log_lines_dropped: u64,
+    ) -> String {
         let Ok(inner) = self.inner.lock() else {
             return String::new();
         };
@@ -66,7 +74,14 @@ impl Metrics {
             out,
             "# HELP specgate_requests_total Requests by operation, status and decision.\n# TYPE specgate_requests_total counter"
         );
-        for ((operation, status, decision), n) in &inner.requests {
+        let mut operations: Vec<_> = inner.requests.iter().collect();
+        operations.sort_by_key(|(operation, _)| *operation);
+        let rows = operations.into_iter().flat_map(|(operation, counts)| {
+            counts
+                .iter()
+                .map(move |((status, decision), n)| (operation, status, decision, n))
+        });
+        for (operation, status, decision, n) in rows {
             let _ = writeln!(
                 out,
                 "specgate_requests_total{{operation=\"{}\",status=\"{status}\",decision=\"{decision}\"}} {n}",
@@ -151,6 +166,10 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP specgate_log_lines_dropped_total Access-log lines dropped because standard output could not keep up.\n# TYPE specgate_log_lines_dropped_total counter\nspecgate_log_lines_dropped_total {log_lines_dropped}"
+        );
+        let _ = writeln!(
+            out,
             "# HELP specgate_ratelimit_redis_down 1 while Redis is unreachable.\n# TYPE specgate_ratelimit_redis_down gauge\nspecgate_ratelimit_redis_down {}",
             limiter.redis_down
         );
@@ -186,7 +205,7 @@ mod tests {
             Some("invalid-parameters"),
             Duration::from_millis(3),
         );
-        let text = m.render(1, &specgate_ratelimit::Stats::default());
+        let text = m.render(1, &specgate_ratelimit::Stats::default(), 0);
         assert!(
             text.contains(
                 "specgate_requests_total{operation=\"getNote\",status=\"400\",decision=\"deny\"} 1"

@@ -119,6 +119,7 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     metrics: metrics::Metrics,
     limiter: specgate_ratelimit::Limiter,
+    log: log::Writer,
 }
 
 /// Binds the listener; call [`Sidecar::run`] to serve.
@@ -147,6 +148,7 @@ impl Sidecar {
             }
         };
         let listener = TcpListener::bind(config.listen).await?;
+        let log = log::Writer::spawn(config.log_format);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(config.connect_timeout));
         connector.set_nodelay(true);
@@ -164,6 +166,7 @@ impl Sidecar {
                 client,
                 metrics: metrics::Metrics::default(),
                 limiter,
+                log,
             }),
         })
     }
@@ -214,6 +217,7 @@ impl Sidecar {
                                 shared.metrics.render(
                                     shared.plan_loads.load(std::sync::atomic::Ordering::Relaxed),
                                     &shared.limiter.stats(),
+                                    shared.log.dropped(),
                                 ),
                             ),
                             _ => (404, "text/plain", "not found\n".to_owned()),
@@ -457,7 +461,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
                 &refusal.denial,
                 &request_id,
                 refusal.policy.request.verbose_errors,
-                refusal.policy,
+                refusal.response_headers,
                 peer.tls,
             );
             if let Some(cors) = refusal.cors {
@@ -486,7 +490,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
         started.elapsed(),
     );
     entry.record(&shared.metrics);
-    log::write(shared.config.log_format, &entry);
+    shared.log.write(&entry);
     response
 }
 
@@ -512,6 +516,7 @@ async fn admit_and_forward<'e>(
             denial: Denial::UriTooLong,
             policy: defaults,
             cors: None,
+            response_headers: &engine.default_guards().response_headers,
             refresh_keys: None,
         });
     }
@@ -632,7 +637,10 @@ async fn admit_and_forward<'e>(
     };
     let mut response = response;
     remove_hop_by_hop(response.headers_mut());
-    problem::harden(response.headers_mut(), policy, connection.tls);
+    admitted
+        .guards
+        .response_headers
+        .apply(response.headers_mut(), connection.tls);
     Ok((response, cors))
 }
 

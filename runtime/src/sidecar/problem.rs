@@ -1,19 +1,19 @@
 //! Refusals as RFC 9457 problem+json answers, and the response headers every answer gets.
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use specgate_plan::Policy;
 
 use super::Body;
 use crate::engine::Denial;
+use crate::engine::policies::ResponseHardening;
 
 pub fn response(
     denial: &Denial,
     request_id: &str,
     verbose: bool,
-    policy: &Policy,
+    response_headers: &ResponseHardening,
     tls: bool,
 ) -> Response<Body> {
     let body = serde_json::to_vec(&denial.problem(request_id, verbose)).unwrap_or_default();
@@ -41,37 +41,6 @@ pub fn response(
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(HeaderName::from_static("x-request-id"), value);
     }
-    harden(headers, policy, tls);
+    response_headers.apply(headers, tls);
     response
-}
-
-/// `response-headers`: removes and sets headers. `Strict-Transport-Security` is sent only over TLS:
-/// browsers ignore it over plain HTTP (RFC 6797 §7.2), and a plain listener is usually behind
-/// something else that decides.
-pub fn harden(headers: &mut HeaderMap, policy: &Policy, tls: bool) {
-    for name in &policy.response_headers.remove {
-        headers.remove(name.as_str());
-    }
-    for (name, value) in &policy.response_headers.set {
-        if !tls
-            && name
-                .as_str()
-                .eq_ignore_ascii_case("strict-transport-security")
-        {
-            continue;
-        }
-        let Ok(name) = HeaderName::from_bytes(name.as_str().as_bytes()) else {
-            continue;
-        };
-        match value {
-            Some(value) => {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    headers.insert(name, value);
-                }
-            }
-            None => {
-                headers.remove(name);
-            }
-        }
-    }
 }
