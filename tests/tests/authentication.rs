@@ -74,13 +74,24 @@ impl Idp {
                     // Down: the connection is dropped without an answer.
                     continue;
                 }
-                let mut line = String::new();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut line = String::new();
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
                 *counted.lock().unwrap() += 1;
-                let body = json!({"keys": *served.lock().unwrap()}).to_string();
+                let here = stream.local_addr().unwrap();
+                let body = if request_line.contains("/.well-known/openid-configuration") {
+                    json!({
+                        "issuer": "https://idp.test/",
+                        "jwks_uri": format!("http://{here}/jwks.json"),
+                    })
+                    .to_string()
+                } else {
+                    json!({"keys": *served.lock().unwrap()}).to_string()
+                };
                 let _ = write!(
                     stream,
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -281,5 +292,42 @@ fn api_keys_from_the_example_spec_are_checked_where_the_scheme_says() {
     assert!(
         !log.contains("demo-key-123") && !log.contains("partner-key-456"),
         "{log}"
+    );
+}
+
+#[test]
+fn openid_connect_discovery_gives_the_issuer_and_the_key_set() {
+    let key = SigningKey::new("oidc-1");
+    let idp = Idp::start(vec![key.jwk.clone()]);
+    let dir = TempDir::new("oidc");
+    let text = format!(
+        r#"openapi: 3.1.0
+info: {{title: Orders (OIDC tests), version: "1"}}
+security: [{{oidc: []}}]
+components:
+  securitySchemes:
+    oidc:
+      type: openIdConnect
+      openIdConnectUrl: http://{address}/.well-known/openid-configuration
+      x-security:
+        issuer: https://idp.test/
+        audiences: [orders-api]
+        algorithms: [ES256]
+paths:
+  /orders:
+    get:
+      operationId: listOrders
+      responses: {{"200": {{description: ok}}}}
+"#,
+        address = idp.address
+    );
+    let spec = dir.write("oidc.yaml", text).display().to_string();
+    let sidecar = start(&spec, "echo");
+    assert_eq!(get(&sidecar, &key.token("erin", 300)).status, 200);
+    let stranger = SigningKey::new("oidc-1");
+    assert_eq!(
+        get(&sidecar, &stranger.token("mallory", 300)).status,
+        401,
+        "same kid, another key: the signature decides"
     );
 }
