@@ -345,3 +345,17 @@ impl Engine {
         fallback
     }
 }
+
+/// A plan with no operation, for unit tests of what needs one.
+#[cfg(test)]
+pub(crate) fn empty_plan() -> Plan {
+    serde_json::from_value(serde_json::json!({
+        "format-version": specgate_plan::FORMAT_VERSION,
+        "source": {"file": "x", "sha256": "0", "openapi": "3.1.0", "title": "t", "version": "1"},
+        "defaults": {},
+        "security-schemes": {},
+        "operations": [],
+        "schemas": {},
+    }))
+    .expect("an empty plan")
+}

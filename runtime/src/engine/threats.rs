@@ -160,20 +160,8 @@ mod tests {
             (json!({"type": "string", "format": "email"}), false),
             (json!({"type": "string", "maxLength": 10}), false),
         ] {
-            let plan = empty_plan();
+            let plan = crate::engine::empty_plan();
             assert_eq!(pins_value(&plan, Some(&schema)), pinned, "{schema}");
         }
-    }
-
-    fn empty_plan() -> Plan {
-        serde_json::from_value(json!({
-            "format-version": specgate_plan::FORMAT_VERSION,
-            "source": {"file": "x", "sha256": "0", "openapi": "3.1.0", "title": "t", "version": "1"},
-            "defaults": {},
-            "security-schemes": {},
-            "operations": [],
-            "schemas": {},
-        }))
-        .expect("an empty plan")
     }
 }
