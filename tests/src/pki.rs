@@ -48,7 +48,13 @@ impl Ca {
 
     /// A server certificate for `localhost` and 127.0.0.1.
     pub fn server(&self, cn: &str) -> Leaf {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        self.server_for(cn, &["localhost"])
+    }
+
+    /// A server certificate for the DNS `names` and 127.0.0.1.
+    pub fn server_for(&self, cn: &str, names: &[&str]) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("params");
         params
             .subject_alt_names
             .push(SanType::IpAddress([127, 0, 0, 1].into()));
@@ -59,10 +65,23 @@ impl Ca {
 
     /// A client certificate with common name `cn` and SAN DNS names `sans`; expired when `expired`.
     pub fn client(&self, cn: &str, sans: &[&str], expired: bool) -> Leaf {
+        self.client_with_subject(&[(DnType::CommonName, cn)], sans, expired)
+    }
+
+    /// A client certificate whose subject has these attributes in this order (as `openssl -subj`
+    /// writes them).
+    pub fn client_with_subject(
+        &self,
+        subject: &[(DnType, &str)],
+        sans: &[&str],
+        expired: bool,
+    ) -> Leaf {
         let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
         let mut params = CertificateParams::new(sans).expect("params");
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, cn);
+        for (kind, value) in subject {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         if expired {
             params.not_before = rcgen::date_time_ymd(2000, 1, 1);
@@ -144,7 +163,7 @@ impl Drop for TempDir {
     }
 }
 
-/// One HTTP/1.1 request over TLS. `Err` when the handshake (or the exchange) fails.
+/// One HTTP/1.1 request over TLS to `localhost`. `Err` when the handshake (or the exchange) fails.
 pub fn send_tls(
     address: &str,
     config: Arc<rustls::ClientConfig>,
@@ -152,20 +171,30 @@ pub fn send_tls(
     target: &str,
     headers: &[(&str, &str)],
 ) -> Result<Answer, String> {
-    let mut tcp = TcpStream::connect(address).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;
-    let mut session = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-    let mut tls = rustls::Stream::new(&mut session, &mut tcp);
     let mut request =
         format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    tls.write_all(request.as_bytes())
+    send_tls_raw(address, config, "localhost", request.as_bytes())
+}
+
+/// Writes `request` as it is over TLS to `server_name` (SNI) and reads the answer until the server
+/// closes. `Err` when the handshake (or the exchange) fails.
+pub fn send_tls_raw(
+    address: &str,
+    config: Arc<rustls::ClientConfig>,
+    server_name: &str,
+    request: &[u8],
+) -> Result<Answer, String> {
+    let mut tcp = TcpStream::connect(address).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
+    let name = ServerName::try_from(server_name.to_owned()).map_err(|e| e.to_string())?;
+    let mut session = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    let mut tls = rustls::Stream::new(&mut session, &mut tcp);
+    tls.write_all(request).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     match tls.read_to_end(&mut raw) {
         Ok(_) => {}

@@ -222,3 +222,17 @@ pub fn fixed_upstream(delay_ms: u64) -> FixedUpstream {
         .to_owned();
     FixedUpstream { child, address }
 }
+
+/// Like [`send_to`], with the `Host` header given: for specs whose `hosts` accept only their servers'.
+pub fn send_to_host(
+    address: &str,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut all = vec![("Host", host)];
+    all.extend_from_slice(headers);
+    send_to(address, method, target, &all, body)
+}

@@ -157,10 +157,6 @@ pub fn run(args: &RunArgs) -> Outcome {
             "specgate listening on {scheme}://{address} ({operations} operations from {})",
             source.display()
         );
-        // Until they land, say plainly which parts of x-security this build does not enforce.
-        eprintln!(
-            "note: this build does not check `hosts` or route under the `servers` base paths yet"
-        );
         sidecar.run(shutdown_signal()).await;
         eprintln!("specgate stopped");
         Outcome::Success
