@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::spans::{Pos, SpanNode};
+use super::spans::{Pos, SpanNode, Spans, SpansBuilder};
 use super::{Limits, ParseError};
 
 /// Parses JSON text, refusing duplicate keys and nesting beyond `limits.max_depth` (at most 128).
@@ -47,11 +47,12 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Value, ParseError> {
 }
 
 /// Positions of every node of JSON text that serde_json has accepted.
-pub fn spans(text: &str) -> SpanNode {
+pub fn spans(text: &str) -> Spans {
     let mut scanner = Scanner::new(text);
     scanner.skip_ws();
     let start = scanner.pos();
-    scanner.value(start, None).unwrap_or_default()
+    let root = scanner.value(start, None).unwrap_or_default();
+    std::mem::take(&mut scanner.spans).finish(root)
 }
 
 /// The JSON pointer of the innermost node that contains `target` (for syntax errors).
@@ -73,6 +74,7 @@ struct Scanner<'a> {
     path: Vec<String>,
     stop_at: Option<Pos>,
     path_at_stop: Option<String>,
+    spans: SpansBuilder,
 }
 
 impl<'a> Scanner<'a> {
@@ -85,6 +87,7 @@ impl<'a> Scanner<'a> {
             path: Vec::new(),
             stop_at: None,
             path_at_stop: None,
+            spans: SpansBuilder::default(),
         }
     }
 
@@ -149,7 +152,7 @@ impl<'a> Scanner<'a> {
         match self.peek()? {
             b'{' => {
                 self.bump();
-                let mut children = Vec::new();
+                let from = self.spans.pending.len();
                 loop {
                     self.skip_ws();
                     match self.peek()? {
@@ -175,20 +178,16 @@ impl<'a> Scanner<'a> {
                             self.path.push(specgate_plan::escape_pointer(&name));
                             let child = self.value(key_pos, Some(&name));
                             self.path.pop();
-                            children.push(child?);
+                            self.spans.pending.push(child?);
                         }
                         _ => return None,
                     }
                 }
-                Some(SpanNode {
-                    key,
-                    value: at,
-                    children,
-                })
+                Some(self.spans.close(key, at, from))
             }
             b'[' => {
                 self.bump();
-                let mut children = Vec::new();
+                let from = self.spans.pending.len();
                 loop {
                     self.skip_ws();
                     match self.peek()? {
@@ -201,19 +200,16 @@ impl<'a> Scanner<'a> {
                             continue;
                         }
                         _ => {
-                            self.path.push(children.len().to_string());
+                            self.path
+                                .push((self.spans.pending.len() - from).to_string());
                             let start = self.pos();
                             let child = self.value(start, None);
                             self.path.pop();
-                            children.push(child?);
+                            self.spans.pending.push(child?);
                         }
                     }
                 }
-                Some(SpanNode {
-                    key,
-                    value: at,
-                    children,
-                })
+                Some(self.spans.close(key, at, from))
             }
             b'"' => {
                 self.string()?;

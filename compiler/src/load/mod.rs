@@ -17,7 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Location, closest};
-use spans::{Pos, SpanNode};
+use spans::{Pos, Spans};
 
 /// Bounds on what a spec may make the loader do.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub struct SourceFile {
     /// Bytes of `display` that name the root file's folder.
     root_prefix: usize,
     is_json: bool,
-    spans: OnceLock<SpanNode>,
+    spans: OnceLock<Spans>,
     keys: spans::KeyIndex,
 }
 
@@ -83,12 +83,12 @@ impl SourceFile {
         &self.display[self.root_prefix..]
     }
 
-    fn spans(&self) -> &SpanNode {
+    fn spans(&self) -> &Spans {
         self.spans.get_or_init(|| {
             if self.is_json {
                 json::spans(&self.text)
             } else {
-                SpanNode::default()
+                Spans::default()
             }
         })
     }

@@ -1,7 +1,8 @@
 //! Source positions of every node of a parsed file, kept beside the `serde_json::Value` tree.
 //!
 //! A [`SpanNode`] mirrors the shape of its value: an object's children are in the object's own key
-//! order (serde_json keeps insertion order here), an array's in index order. Walking a JSON pointer
+//! order (serde_json keeps insertion order here), an array's in index order; they live in one arena,
+//! [`Spans`]. Walking a JSON pointer
 //! through both trees at once gives the position of any node without storing a pointer per node.
 
 use serde_json::Value;
@@ -13,13 +14,16 @@ pub struct Pos {
     pub column: u32,
 }
 
-#[derive(Debug, Clone, Default)]
+/// The positions of one node; its children (object members in key order, array items in index
+/// order) are a run of the [`Spans`] arena.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SpanNode {
     /// Where the key of this member starts (objects' members), else where the value starts.
     pub key: Pos,
     /// Where the value starts.
     pub value: Pos,
-    pub children: Vec<SpanNode>,
+    first_child: u32,
+    children: u32,
 }
 
 impl SpanNode {
@@ -27,7 +31,70 @@ impl SpanNode {
         Self {
             key,
             value,
-            children: Vec::new(),
+            first_child: 0,
+            children: 0,
+        }
+    }
+}
+
+/// Every node's positions in one arena: a file of any size costs a handful of allocations, not one
+/// per object and array (which made building and dropping them a good part of loading a large spec).
+#[derive(Debug, Default)]
+pub struct Spans {
+    arena: Vec<SpanNode>,
+    root: SpanNode,
+}
+
+impl Spans {
+    pub fn root(&self) -> &SpanNode {
+        &self.root
+    }
+
+    /// The children of `node`, in order.
+    pub fn children(&self, node: &SpanNode) -> &[SpanNode] {
+        let first = node.first_child as usize;
+        self.arena
+            .get(first..first + node.children as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// Builds [`Spans`] bottom-up: children wait in `pending` while their container is open, and move
+/// into the arena, together, when it closes.
+#[derive(Debug, Default)]
+pub struct SpansBuilder {
+    arena: Vec<SpanNode>,
+    /// Children of the containers still open, innermost last.
+    pub pending: Vec<SpanNode>,
+}
+
+impl SpansBuilder {
+    /// Closes a container whose children are `pending[from..]`.
+    pub fn close(&mut self, key: Pos, value: Pos, from: usize) -> SpanNode {
+        let first_child = self.arena.len() as u32;
+        let children = (self.pending.len() - from) as u32;
+        self.arena.extend(self.pending.drain(from..));
+        SpanNode {
+            key,
+            value,
+            first_child,
+            children,
+        }
+    }
+
+    /// A container whose children are already in the arena (those of `source`, as an alias repeats
+    /// an anchored node), or copies of arbitrary nodes.
+    pub fn children_of(&self, source: &SpanNode) -> &[SpanNode] {
+        let first = source.first_child as usize;
+        self.arena
+            .get(first..first + source.children as usize)
+            .unwrap_or(&[])
+    }
+
+    pub fn finish(self, root: SpanNode) -> Spans {
+        Spans {
+            arena: self.arena,
+            root,
         }
     }
 }
@@ -69,13 +136,13 @@ impl KeyIndex {
 /// nowhere. For the last segment of an object member, the key's position is given when `at_key`.
 pub fn locate(
     root_value: &Value,
-    root_span: &SpanNode,
+    spans: &Spans,
     index: &KeyIndex,
     pointer: &str,
     at_key: bool,
 ) -> Pos {
     let mut value = root_value;
-    let mut span = root_span;
+    let mut span = spans.root();
     let mut pos = span.value;
     if pointer.is_empty() {
         return pos;
@@ -97,7 +164,7 @@ pub fn locate(
             _ => None,
         };
         let Some((child_span, child)) =
-            found.and_then(|(i, v)| span.children.get(i).map(|s| (s, v)))
+            found.and_then(|(i, v)| spans.children(span).get(i).map(|s| (s, v)))
         else {
             return pos;
         };

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
-use super::spans::{Pos, SpanNode};
+use super::spans::{Pos, SpanNode, Spans, SpansBuilder};
 use super::{Limits, ParseError};
 
 /// A parsed node: its value, its positions and how many nodes it holds (for the alias budget).
@@ -25,7 +25,8 @@ struct Node {
 enum Frame {
     Map {
         map: Map<String, Value>,
-        spans: Vec<SpanNode>,
+        /// Where this map's members start in the builder's pending spans.
+        spans: usize,
         /// The key waiting for its value, with the key's position and segment for error pointers.
         key: Option<(String, Pos)>,
         /// Keys that came from a `<<` merge: an explicit key may replace them.
@@ -36,7 +37,8 @@ enum Frame {
     },
     Seq {
         items: Vec<Value>,
-        spans: Vec<SpanNode>,
+        /// Where this sequence's items start in the builder's pending spans.
+        spans: usize,
         anchor: usize,
         start: Pos,
         size: usize,
@@ -46,6 +48,7 @@ enum Frame {
 struct Builder<'a> {
     limits: &'a Limits,
     frames: Vec<Frame>,
+    spans: SpansBuilder,
     anchors: HashMap<usize, Node>,
     alias_nodes: usize,
     root: Option<Node>,
@@ -62,10 +65,11 @@ fn pos(span: &Span) -> Pos {
 type Item<'t> = Result<(Event<'t>, Span), saphyr_parser::ScanError>;
 
 /// Parses one YAML document into a value and its positions.
-pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseError> {
+pub fn parse(text: &str, limits: &Limits) -> Result<(Value, Spans), ParseError> {
     let mut builder = Builder {
         limits,
         frames: Vec::new(),
+        spans: SpansBuilder::default(),
         anchors: HashMap::new(),
         alias_nodes: 0,
         root: None,
@@ -75,8 +79,8 @@ pub fn parse(text: &str, limits: &Limits) -> Result<(Value, SpanNode), ParseErro
         builder.handle(item)?;
     }
     match builder.root {
-        Some(node) => Ok((node.value, node.span)),
-        None => Ok((Value::Null, SpanNode::default())),
+        Some(node) => Ok((node.value, builder.spans.finish(node.span))),
+        None => Ok((Value::Null, Spans::default())),
     }
 }
 
@@ -117,7 +121,7 @@ impl Builder<'_> {
             Event::MappingStart(anchor, _) => self.open(
                 Frame::Map {
                     map: Map::new(),
-                    spans: Vec::new(),
+                    spans: self.spans.pending.len(),
                     key: None,
                     merged: Vec::new(),
                     anchor,
@@ -129,7 +133,7 @@ impl Builder<'_> {
             Event::SequenceStart(anchor, _) => self.open(
                 Frame::Seq {
                     items: Vec::new(),
-                    spans: Vec::new(),
+                    spans: self.spans.pending.len(),
                     anchor,
                     start: at,
                     size: 1,
@@ -224,11 +228,7 @@ impl Builder<'_> {
             } => (
                 Node {
                     value: Value::Object(map),
-                    span: SpanNode {
-                        key: start,
-                        value: start,
-                        children: spans,
-                    },
+                    span: self.spans.close(start, start, spans),
                     size,
                 },
                 anchor,
@@ -243,11 +243,7 @@ impl Builder<'_> {
             } => (
                 Node {
                     value: Value::Array(items),
-                    span: SpanNode {
-                        key: start,
-                        value: start,
-                        children: spans,
-                    },
+                    span: self.spans.close(start, start, spans),
                     size,
                 },
                 anchor,
@@ -285,12 +281,10 @@ impl Builder<'_> {
             return Ok(());
         };
         match frame {
-            Frame::Seq {
-                items, spans, size, ..
-            } => {
+            Frame::Seq { items, size, .. } => {
                 *size += node.size;
                 items.push(node.value);
-                spans.push(node.span);
+                self.spans.pending.push(node.span);
             }
             Frame::Map {
                 map,
@@ -314,14 +308,14 @@ impl Builder<'_> {
                     *size += node.size;
                     node.span.key = key_pos;
                     if k == "<<" {
-                        merge_into(map, spans, merged, node);
+                        merge_into(map, &mut self.spans, merged, node);
                         return Ok(());
                     }
                     // One hash per key: the entry tells a new key from a repeated one.
                     let repeated = match map.entry(k) {
                         serde_json::map::Entry::Vacant(slot) => {
                             slot.insert(node.value);
-                            spans.push(node.span);
+                            self.spans.pending.push(node.span);
                             None
                         }
                         serde_json::map::Entry::Occupied(slot) => Some((slot.key().clone(), node)),
@@ -334,10 +328,10 @@ impl Builder<'_> {
                         // An explicit key overrides one merged in with `<<`.
                         merged.swap_remove(i);
                         map.insert(k, node.value);
-                        spans[index] = node.span;
+                        self.spans.pending[*spans + index] = node.span;
                         return Ok(());
                     }
-                    let first = spans[index].key;
+                    let first = self.spans.pending[*spans + index].key;
                     let message = format!(
                         "duplicate key `{k}` (first defined at line {}, column {})",
                         first.line, first.column
@@ -419,22 +413,26 @@ impl Builder<'_> {
 
 fn merge_into(
     map: &mut Map<String, Value>,
-    spans: &mut Vec<SpanNode>,
+    spans: &mut SpansBuilder,
     merged: &mut Vec<String>,
     node: Node,
 ) {
     let sources: Vec<(Value, SpanNode)> = match node.value {
         Value::Object(_) => vec![(node.value, node.span)],
-        Value::Array(items) => items.into_iter().zip(node.span.children).collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .zip(spans.children_of(&node.span).to_vec())
+            .collect(),
         _ => return,
     };
     for (value, span) in sources {
         if let Value::Object(source) = value {
-            for ((k, v), s) in source.into_iter().zip(span.children) {
+            let members = spans.children_of(&span).to_vec();
+            for ((k, v), s) in source.into_iter().zip(members) {
                 if !map.contains_key(&k) {
                     merged.push(k.clone());
                     map.insert(k, v);
-                    spans.push(s);
+                    spans.pending.push(s);
                 }
             }
         }
