@@ -578,6 +578,10 @@ impl Engine {
         };
         let policy = admitted.policy;
         let check = policy.request.validate.body;
+        // Nothing to decode the body for: neither validated nor scanned.
+        if check == Check::Off && admitted.guards.threats.is_off() {
+            return Ok(None);
+        }
         let Some(request_body) = &compiled.operation.request_body else {
             return Ok(None);
         };
@@ -685,6 +689,10 @@ impl Engine {
             // Other media types (multipart, binary, text) are size-checked only.
             return Ok(None);
         };
+        if check == Check::Off {
+            // Decoded for the threat scan only.
+            return Ok(scannable.then_some(value));
+        }
         let mut errors = Vec::new();
         collect(validator, &value, &mut errors, |pointer, why| FieldError {
             location: "body",

@@ -134,12 +134,36 @@ fn credential_query_names(plan: &Plan, op: &Operation) -> Vec<String> {
     names
 }
 
+/// Bot rules compiled once per distinct bot policy (operations usually share the document's).
+#[derive(Debug, Default)]
+struct BotRulesCache(
+    Vec<(
+        specgate_plan::policy::BotPolicy,
+        std::sync::Arc<policies::BotRules>,
+    )>,
+);
+
+impl BotRulesCache {
+    fn get(
+        &mut self,
+        policy: &specgate_plan::policy::BotPolicy,
+    ) -> Result<std::sync::Arc<policies::BotRules>, String> {
+        if let Some((_, rules)) = self.0.iter().find(|(p, _)| p == policy) {
+            return Ok(rules.clone());
+        }
+        let rules = std::sync::Arc::new(policies::BotRules::new(policy)?);
+        self.0.push((policy.clone(), rules.clone()));
+        Ok(rules)
+    }
+}
+
 /// An operation's traffic policies, compiled once.
 #[derive(Debug)]
 pub struct Guards {
     pub hosts: policies::HostRules,
     pub ip: policies::IpRules,
-    pub bots: policies::BotRules,
+    /// Shared by every operation with the same bot policy: the built-in list is one large regex.
+    pub bots: std::sync::Arc<policies::BotRules>,
     /// Present when the policy configures CORS.
     pub cors: Option<policies::Cors>,
     pub response_headers: policies::ResponseHardening,
@@ -151,11 +175,15 @@ pub struct Guards {
 
 impl Guards {
     /// `declared` are the methods of the operation's path (CORS's default methods).
-    fn new(policy: &specgate_plan::Policy, declared: &[HttpMethod]) -> Result<Self, String> {
+    fn new(
+        policy: &specgate_plan::Policy,
+        declared: &[HttpMethod],
+        bots: &mut BotRulesCache,
+    ) -> Result<Self, String> {
         Ok(Self {
             hosts: policies::HostRules::new(policy.hosts.as_ref())?,
             ip: policies::IpRules::new(&policy.ip),
-            bots: policies::BotRules::new(&policy.bots)?,
+            bots: bots.get(&policy.bots)?,
             cors: policy
                 .cors
                 .as_ref()
@@ -210,6 +238,7 @@ impl Engine {
                 .map(|(i, op)| (op.path.as_str(), op.method, i)),
         )?;
         let mut operations = Vec::with_capacity(plan.operations.len());
+        let mut bots = BotRulesCache::default();
         for op in &plan.operations {
             let formats = op.policy.request.validate_formats;
             let compile = |schema: &serde_json::Value, place: String| {
@@ -246,11 +275,12 @@ impl Engine {
                 .filter(|other| other.path == op.path)
                 .map(|other| other.method)
                 .collect();
-            let guards =
-                Guards::new(&op.policy, &declared).map_err(|message| LoadError::Policy {
+            let guards = Guards::new(&op.policy, &declared, &mut bots).map_err(|message| {
+                LoadError::Policy {
                     operation: op.id.clone(),
                     message,
-                })?;
+                }
+            })?;
             let shapes = op
                 .parameters
                 .iter()
@@ -273,9 +303,11 @@ impl Engine {
             });
         }
         let default_guards =
-            Guards::new(&plan.defaults, &HttpMethod::ALL).map_err(|message| LoadError::Policy {
-                operation: "(document defaults)".into(),
-                message,
+            Guards::new(&plan.defaults, &HttpMethod::ALL, &mut bots).map_err(|message| {
+                LoadError::Policy {
+                    operation: "(document defaults)".into(),
+                    message,
+                }
             })?;
         let auth = auth::Authenticator::new(&plan.security_schemes, secrets)
             .map_err(LoadError::Secrets)?;
