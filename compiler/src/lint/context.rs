@@ -25,25 +25,25 @@ pub struct OperationView<'p> {
 }
 
 /// Where a request schema sits relative to its parent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Position {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position<'s> {
     /// The schema of a parameter or of a request body media type.
     Root,
     /// The value of `properties/<name>`.
-    Property(String),
+    Property(&'s str),
     /// A branch of `allOf`.
     AllOfBranch,
     /// A branch of `anyOf` or `oneOf`.
     Alternative,
     /// Under any other keyword (`items`, `additionalProperties`, `not`…).
-    Other(String),
+    Other(&'s str),
 }
 
 /// A schema object reachable from a request, visited once.
 #[derive(Debug)]
 pub struct SchemaSite<'s> {
     pub node: Node<'s>,
-    pub position: Position,
+    pub position: Position<'s>,
     /// An enclosing schema (through compositions and `$ref`s only) says `unevaluatedProperties: false`.
     pub closed_by_composition: bool,
     /// Every operation that reaches this node.
@@ -408,7 +408,7 @@ fn unit_for<'s>(
 fn walk<'s>(
     cx: &LintContext<'s>,
     node: &Node<'s>,
-    position: Position,
+    position: Position<'s>,
     closed: bool,
     is_ref_target: bool,
     depth: usize,
@@ -440,7 +440,7 @@ fn walk<'s>(
     }
     sites.push(SchemaSite {
         node: node.clone(),
-        position: position.clone(),
+        position,
         closed_by_composition: closed,
         operations: Default::default(),
         is_ref_target: is_ref_target && depth == 0,
@@ -454,9 +454,9 @@ fn walk<'s>(
                 if let Some(members) = value.as_object() {
                     for name in members.keys() {
                         let position = if k == "properties" {
-                            Position::Property(name.clone())
+                            Position::Property(name.as_str())
                         } else {
-                            Position::Other(k.to_owned())
+                            Position::Other(k)
                         };
                         walk(
                             cx,
@@ -477,7 +477,7 @@ fn walk<'s>(
                         let (position, inherit) = match k {
                             "allOf" => (Position::AllOfBranch, closing),
                             "anyOf" | "oneOf" => (Position::Alternative, closing),
-                            _ => (Position::Other(k.to_owned()), false),
+                            _ => (Position::Other(k), false),
                         };
                         walk(
                             cx,
@@ -497,7 +497,7 @@ fn walk<'s>(
                 walk(
                     cx,
                     &child(),
-                    Position::Other(k.to_owned()),
+                    Position::Other(k),
                     inherit,
                     false,
                     depth + 1,

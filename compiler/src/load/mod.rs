@@ -211,11 +211,15 @@ impl<'s> Node<'s> {
             Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
             _ => None,
         };
-        let escaped = specgate_plan::escape_pointer(segment);
-        let mut pointer = String::with_capacity(self.pointer.len() + 1 + escaped.len());
+        let mut pointer = String::with_capacity(self.pointer.len() + 1 + segment.len());
         pointer.push_str(&self.pointer);
         pointer.push('/');
-        pointer.push_str(&escaped);
+        // Most segments need no escaping: copy them as they are, without an intermediate string.
+        if segment.contains(['~', '/']) {
+            pointer.push_str(&specgate_plan::escape_pointer(segment));
+        } else {
+            pointer.push_str(segment);
+        }
         Node {
             file: self.file,
             file_id: self.file_id,

@@ -101,12 +101,14 @@ impl SpansBuilder {
 
 /// Key positions of large objects, built once per object when first searched: objects with many
 /// members (`paths`, `components/schemas`) would otherwise be scanned linearly for every location.
+/// Keys are held by a keyed 64-bit hash rather than copied: a collision could only misplace a
+/// diagnostic's line, never change what is reported.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
     /// Keyed by the address of the object inside the (never mutated) value tree.
-    by_object: std::sync::Mutex<
-        std::collections::HashMap<usize, std::collections::HashMap<String, usize>>,
-    >,
+    by_object:
+        std::sync::Mutex<std::collections::HashMap<usize, std::collections::HashMap<u64, usize>>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// Objects with more members than this get an index.
@@ -114,6 +116,7 @@ const INDEXED_FROM: usize = 32;
 
 impl KeyIndex {
     fn position(&self, map: &serde_json::Map<String, Value>, key: &str) -> Option<usize> {
+        use std::hash::BuildHasher;
         if map.len() <= INDEXED_FROM {
             return map.keys().position(|k| k == key);
         }
@@ -125,10 +128,10 @@ impl KeyIndex {
         let index = by_object.entry(address).or_insert_with(|| {
             map.keys()
                 .enumerate()
-                .map(|(i, k)| (k.clone(), i))
+                .map(|(i, k)| (self.hasher.hash_one(k.as_str()), i))
                 .collect()
         });
-        index.get(key).copied()
+        index.get(&self.hasher.hash_one(key)).copied()
     }
 }
 
