@@ -631,19 +631,7 @@ impl Engine {
                     } else {
                         "is not valid JSON"
                     };
-                    let errors = vec![FieldError {
-                        location: "body",
-                        name: String::new(),
-                        pointer: String::new(),
-                        reason: reason.into(),
-                    }];
-                    return apply(
-                        check,
-                        policy.mode,
-                        Denial::InvalidBody { errors },
-                        &mut admitted.monitored,
-                    )
-                    .map(|()| None);
+                    return undecodable(check, policy.mode, reason, &mut admitted.monitored);
                 }
             }
         } else if media == "application/x-www-form-urlencoded" {
@@ -670,23 +658,11 @@ impl Engine {
             ) {
                 Ok(value) => value,
                 Err(why) => {
-                    let errors = vec![FieldError {
-                        location: "body",
-                        name: String::new(),
-                        pointer: String::new(),
-                        reason: why.into(),
-                    }];
-                    return apply(
-                        check,
-                        policy.mode,
-                        Denial::InvalidBody { errors },
-                        &mut admitted.monitored,
-                    )
-                    .map(|()| None);
+                    return undecodable(check, policy.mode, why, &mut admitted.monitored);
                 }
             }
         } else {
-            // Other media types (multipart, binary, text) are size-checked only.
+            // Other media types (binary, text…) are size-checked only.
             return Ok(None);
         };
         if check == Check::Off {
@@ -778,6 +754,22 @@ impl Engine {
         }
         Value::Object(object)
     }
+}
+
+/// A body that cannot be decoded by its media type (`reason` says why, never with its content).
+fn undecodable(
+    check: Check,
+    mode: Mode,
+    reason: &str,
+    monitored: &mut Vec<Denial>,
+) -> Result<Option<Value>, Denial> {
+    let errors = vec![FieldError {
+        location: "body",
+        name: String::new(),
+        pointer: String::new(),
+        reason: reason.into(),
+    }];
+    apply(check, mode, Denial::InvalidBody { errors }, monitored).map(|()| None)
 }
 
 fn collect(
