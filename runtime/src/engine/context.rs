@@ -21,8 +21,9 @@ pub struct Connection {
     pub client_ip: IpAddr,
     /// Whether the request came over TLS.
     pub tls: bool,
-    /// The verified client certificate, when the client presented one.
-    pub client_cert: Option<ClientCert>,
+    /// The verified client certificate, when the client presented one (shared by the requests of
+    /// one connection).
+    pub client_cert: Option<std::sync::Arc<ClientCert>>,
 }
 
 impl Connection {

@@ -1,7 +1,7 @@
 //! One access-log line per request on standard output: JSON for machines, text for people.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::Denial;
@@ -36,13 +36,14 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(request_id: &str, peer: SocketAddr, parts: &http::request::Parts) -> Self {
+    /// `client` is the address the sidecar decided on (see `--trusted-proxy`).
+    pub fn new(request_id: &str, client: IpAddr, parts: &http::request::Parts) -> Self {
         Self {
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             request_id: request_id.to_owned(),
-            client: peer.ip().to_string(),
+            client: client.to_string(),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             protocol: match parts.version {
@@ -68,11 +69,6 @@ impl Entry {
 
     pub fn operation(&mut self, id: Option<&str>) {
         self.operation = id.map(str::to_owned);
-    }
-
-    /// The client address the sidecar decided on (see `--trusted-proxy`).
-    pub fn client(&mut self, ip: std::net::IpAddr) {
-        self.client = ip.to_string();
     }
 
     pub fn subject(&mut self, subject: Option<&str>) {

@@ -293,7 +293,7 @@ impl Sidecar {
                 let peer = Arc::new(Peer {
                     address: peer,
                     tls: true,
-                    client_cert: tls::client_cert(session),
+                    client_cert: tls::client_cert(session).map(Arc::new),
                 });
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service(shared, peer));
@@ -368,7 +368,7 @@ impl Loaded {
 struct Peer {
     address: SocketAddr,
     tls: bool,
-    client_cert: Option<crate::engine::ClientCert>,
+    client_cert: Option<Arc<crate::engine::ClientCert>>,
 }
 
 fn service(
@@ -413,7 +413,6 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
-    let mut entry = log::Entry::new(&request_id, peer.address, &parts);
     let loaded = shared.engine.load_full();
     let connection = Connection {
         client_ip: policies::client_address(
@@ -428,7 +427,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
         tls: peer.tls,
         client_cert: peer.client_cert.clone(),
     };
-    entry.client(connection.client_ip);
+    let mut entry = log::Entry::new(&request_id, connection.client_ip, &parts);
     let origin = parts
         .headers
         .get(header::ORIGIN)

@@ -196,7 +196,7 @@ fn conn(cert: Option<ClientCert>) -> Connection {
     Connection {
         client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         tls: cert.is_some(),
-        client_cert: cert,
+        client_cert: cert.map(std::sync::Arc::new),
     }
 }
 
