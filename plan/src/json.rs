@@ -102,11 +102,22 @@ impl<'de> Visitor<'de> for Strict {
         let inner = self.nested()?;
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            if self.reject_duplicates && map.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            // One lookup per key: the entry both detects a repeat (reported at the repeated key)
+            // and takes the value.
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(access.next_value_seed(inner)?);
+                }
+                serde_json::map::Entry::Occupied(slot) if self.reject_duplicates => {
+                    return Err(de::Error::custom(format_args!(
+                        "duplicate key `{}`",
+                        slot.key()
+                    )));
+                }
+                serde_json::map::Entry::Occupied(slot) => {
+                    *slot.into_mut() = access.next_value_seed(inner)?;
+                }
             }
-            let value = access.next_value_seed(inner)?;
-            map.insert(key, value);
         }
         Ok(Value::Object(map))
     }
