@@ -73,6 +73,28 @@ fn bench(c: &mut Criterion) {
             valid
         })
     });
+
+    // The load benchmark's request (bench/run): a 1 KB order with nested objects, an array of
+    // items, formats (uuid, date-time, email), patterns, enums and bounds.
+    let orders = engine("../bench/specs/validation.yaml");
+    let order =
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/order.json"))
+            .expect("bench/order.json");
+    let create = head("POST", "/orders", &[("content-type", "application/json")]);
+    group.bench_function("body: the load benchmark's 1 KB order", |b| {
+        b.iter(|| {
+            let Ok(Verdict::Admitted(mut admitted)) =
+                orders.check_head(&create, &connection, std::time::SystemTime::now())
+            else {
+                panic!("admitted")
+            };
+            let valid = orders
+                .check_body(&mut admitted, Some("application/json"), &order)
+                .is_ok();
+            assert!(valid);
+            valid
+        })
+    });
     group.finish();
 }
 

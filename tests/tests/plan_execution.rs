@@ -1,7 +1,9 @@
 //! Compiled validators enforce what the spec says, in the request direction.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use specgate_runtime::Engine;
+use specgate_runtime::engine::SchemaValidator;
+use specgate_runtime::engine::document::{Document, DocumentJson};
 
 fn engine(spec: &str) -> Engine {
     let path = specgate_tests::repo_root().join(spec);
@@ -9,20 +11,42 @@ fn engine(spec: &str) -> Engine {
     Engine::load(&compiled.plan).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn body_validator<'e>(
-    engine: &'e Engine,
-    id: &str,
-) -> &'e specgate_runtime::engine::SchemaValidator {
+/// An operation's JSON body validator, fed as the sidecar feeds it: the body's text read in place.
+struct BodyValidator<'e>(&'e SchemaValidator<DocumentJson>);
+
+impl BodyValidator<'_> {
+    fn check<T>(
+        &self,
+        body: &Value,
+        f: impl FnOnce(&SchemaValidator<DocumentJson>, &Document<'_>) -> T,
+    ) -> T {
+        let text = body.to_string();
+        let document = Document::parse(text.as_bytes(), 64, true).expect("valid JSON");
+        f(self.0, &document)
+    }
+
+    fn is_valid(&self, body: &Value) -> bool {
+        self.check(body, |v, d| v.is_valid(d))
+    }
+
+    fn failures(&self, body: &Value) -> Vec<(String, String)> {
+        self.check(body, |v, d| v.failures(d))
+    }
+}
+
+fn body_validator<'e>(engine: &'e Engine, id: &str) -> BodyValidator<'e> {
     let op = engine
         .operations()
         .iter()
         .find(|o| o.operation.id == id)
         .unwrap_or_else(|| panic!("operation {id}"));
-    op.bodies
-        .iter()
-        .find(|(m, _)| m == "application/json")
-        .and_then(|(_, v)| v.as_ref())
-        .expect("a JSON body validator")
+    BodyValidator(
+        op.bodies
+            .iter()
+            .find(|(m, _)| m == "application/json")
+            .and_then(|(_, v)| v.as_ref())
+            .expect("a JSON body validator"),
+    )
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! `request.validate`) records its violation in [`Admitted::monitored`] and lets the request through.
 
 use http::request::Parts;
+use jsonschema::json::Json;
 use serde_json::Value;
 use specgate_plan::policy::{AcceptOrReject, Check, Mode, UnknownRoutes};
 use specgate_plan::{HttpMethod, ParameterLocation, Policy};
@@ -18,6 +19,7 @@ use specgate_plan::{HttpMethod, ParameterLocation, Policy};
 use super::auth::Identity;
 use super::context::Connection;
 use super::denial::{Denial, FieldError};
+use super::document::Document;
 use super::params::{self, Shape};
 use super::policies::{Cors, ResponseHardening};
 use super::router::RouteMatch;
@@ -559,20 +561,22 @@ impl Engine {
             .map_err(|d| admitted.refuse(d))?;
         let rules = &admitted.guards.threats;
         let mut findings = Findings::default();
-        if let Some(value) = value
-            && !rules.is_off()
-        {
-            findings.scan(&self.detector, rules, &value);
+        match value {
+            _ if rules.is_off() => {}
+            Some(Decoded::Json(document)) => findings.scan(&self.detector, rules, &document),
+            Some(Decoded::Other(value)) => findings.scan(&self.detector, rules, &value),
+            None => {}
         }
         self.threat_outcome(admitted, findings)
     }
 
-    fn body_denial(
+    /// The body decoded (for the threat scan) when its media type has a decoding, or why it is refused.
+    fn body_denial<'b>(
         &self,
         admitted: &mut Admitted<'_, '_>,
         content_type: Option<&str>,
-        body: &[u8],
-    ) -> Result<Option<Value>, Denial> {
+        body: &'b [u8],
+    ) -> Result<Option<Decoded<'b>>, Denial> {
         let Some(compiled) = admitted.operation else {
             return Ok(None);
         };
@@ -616,12 +620,8 @@ impl Engine {
         let mut scannable = true;
         let value = if is_json(&media) || is_json(declared) {
             let reject_duplicates = policy.request.duplicate_json_keys == AcceptOrReject::Reject;
-            match specgate_plan::json::parse_bounded(
-                body,
-                policy.request.max_json_depth,
-                reject_duplicates,
-            ) {
-                Ok(value) => value,
+            match Document::parse(body, policy.request.max_json_depth, reject_duplicates) {
+                Ok(document) => Decoded::Json(document),
                 Err(e) => {
                     let why = e.to_string();
                     let reason = if why.starts_with("duplicate key") {
@@ -635,7 +635,7 @@ impl Engine {
                 }
             }
         } else if media == "application/x-www-form-urlencoded" {
-            self.form_value(compiled, position, body)
+            Decoded::Other(self.form_value(compiled, position, body))
         } else if media == "multipart/form-data" {
             // Multipart parts are often files (HTML, scripts, archives): validated, not scanned.
             scannable = false;
@@ -656,7 +656,7 @@ impl Engine {
                 bytes::Bytes::copy_from_slice(body),
                 policy.request.max_json_depth,
             ) {
-                Ok(value) => value,
+                Ok(value) => Decoded::Other(value),
                 Err(why) => {
                     return undecodable(check, policy.mode, why, &mut admitted.monitored);
                 }
@@ -670,12 +670,18 @@ impl Engine {
             return Ok(scannable.then_some(value));
         }
         let mut errors = Vec::new();
-        collect(validator, &value, &mut errors, |pointer, why| FieldError {
+        let field = |pointer, why| FieldError {
             location: "body",
             name: String::new(),
             pointer,
             reason: why,
-        });
+        };
+        match &value {
+            Decoded::Json(document) => collect(validator, document, &mut errors, field),
+            Decoded::Other(value) => {
+                collect(validator, &Document::from_value(value), &mut errors, field);
+            }
+        }
         let value = scannable.then_some(value);
         if errors.is_empty() {
             return Ok(value);
@@ -762,7 +768,7 @@ fn undecodable(
     mode: Mode,
     reason: &str,
     monitored: &mut Vec<Denial>,
-) -> Result<Option<Value>, Denial> {
+) -> Result<Option<Decoded<'static>>, Denial> {
     let errors = vec![FieldError {
         location: "body",
         name: String::new(),
@@ -772,13 +778,13 @@ fn undecodable(
     apply(check, mode, Denial::InvalidBody { errors }, monitored).map(|()| None)
 }
 
-fn collect(
-    validator: &SchemaValidator,
-    value: &Value,
+fn collect<'i, F: Json>(
+    validator: &'i SchemaValidator<F>,
+    value: F::Node<'i>,
     errors: &mut Vec<FieldError>,
     make: impl Fn(String, String) -> FieldError,
 ) {
-    if validator.is_valid(value) {
+    if validator.is_valid(value.clone()) {
         return;
     }
     for (pointer, why) in validator.failures(value) {
@@ -868,6 +874,14 @@ pub fn media_type(content_type: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
+}
+
+/// A request body decoded by its media type.
+enum Decoded<'b> {
+    /// JSON, read in place.
+    Json(Document<'b>),
+    /// A form or multipart body, as an object of its fields.
+    Other(Value),
 }
 
 /// JSON, or a `+json` structured syntax suffix.

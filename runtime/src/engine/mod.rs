@@ -4,6 +4,7 @@ pub mod auth;
 pub mod check;
 pub mod context;
 pub mod denial;
+pub mod document;
 mod multipart;
 pub mod params;
 pub mod policies;
@@ -92,7 +93,7 @@ pub struct CompiledOperation {
     /// The shape of each parameter's value, for decoding its style (computed once, at load).
     pub shapes: Vec<params::Shape>,
     /// Validators per request media type, in the plan's order.
-    pub bodies: Vec<(String, Option<SchemaValidator>)>,
+    pub bodies: Vec<(String, Option<SchemaValidator<document::DocumentJson>>)>,
     pub guards: Guards,
     /// Query parameters that carry a credential of the operation's security schemes (an `apiKey` in
     /// the query, a `query:NAME` token source): not parameters, so never "unknown".
@@ -240,8 +241,13 @@ impl Engine {
         let mut operations = Vec::with_capacity(plan.operations.len());
         let mut bots = BotRulesCache::default();
         for op in &plan.operations {
-            let formats = op.policy.request.validate_formats;
-            let compile = |schema: &serde_json::Value, place: String| {
+            fn compile<F: jsonschema::json::Json>(
+                plan: &Plan,
+                op: &Operation,
+                schema: &serde_json::Value,
+                place: String,
+            ) -> Result<SchemaValidator<F>, LoadError> {
+                let formats = op.policy.request.validate_formats;
                 SchemaValidator::new(plan, schema, formats).map_err(|e| match e {
                     validator::Error::Plan(e) => LoadError::Plan(e),
                     validator::Error::Schema(message) => LoadError::Schema {
@@ -250,11 +256,16 @@ impl Engine {
                         message,
                     },
                 })
-            };
+            }
             let mut parameters = Vec::with_capacity(op.parameters.len());
             for p in &op.parameters {
                 let validator = match &p.schema {
-                    Some(schema) => Some(compile(schema, format!("parameter `{}`", p.name))?),
+                    Some(schema) => Some(compile(
+                        plan,
+                        op,
+                        schema,
+                        format!("parameter `{}`", p.name),
+                    )?),
                     None => None,
                 };
                 parameters.push(validator);
@@ -263,7 +274,12 @@ impl Engine {
             if let Some(body) = &op.request_body {
                 for (media, content) in &body.content {
                     let validator = match &content.schema {
-                        Some(schema) => Some(compile(schema, format!("request body `{media}`"))?),
+                        Some(schema) => Some(compile(
+                            plan,
+                            op,
+                            schema,
+                            format!("request body `{media}`"),
+                        )?),
                         None => None,
                     };
                     bodies.push((media.clone(), validator));

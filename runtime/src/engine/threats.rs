@@ -1,5 +1,6 @@
 //! Threat detection in decoded request values: which kinds to look for, and where.
 
+use jsonschema::json::{Array, Json, Node, Object};
 use serde_json::Value;
 use specgate_plan::Plan;
 use specgate_plan::policy::{ThreatAction, Threats};
@@ -45,22 +46,24 @@ pub struct Findings {
 }
 
 impl Findings {
-    /// Scans every string in `value`, object keys included (they reach logs and pages too).
-    pub fn scan(&mut self, detector: &Detector, rules: &ThreatRules, value: &Value) {
-        match value {
-            Value::String(text) => self.scan_str(detector, rules, text),
-            Value::Array(items) => {
-                for item in items {
-                    self.scan(detector, rules, item);
-                }
+    /// Scans every string in `node`, object keys included (they reach logs and pages too).
+    pub fn scan<'a, F: Json, N: Node<'a, F>>(
+        &mut self,
+        detector: &Detector,
+        rules: &ThreatRules,
+        node: N,
+    ) {
+        if let Some(text) = node.as_string() {
+            self.scan_str(detector, rules, &text);
+        } else if let Some(items) = node.as_array() {
+            for item in items.elements() {
+                self.scan(detector, rules, item);
             }
-            Value::Object(map) => {
-                for (key, item) in map {
-                    self.scan_str(detector, rules, key);
-                    self.scan(detector, rules, item);
-                }
+        } else if let Some(members) = node.as_object() {
+            for (name, item) in members.members() {
+                self.scan_str(detector, rules, name.as_ref());
+                self.scan(detector, rules, item);
             }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
 

@@ -1,13 +1,16 @@
 //! A plan schema compiled once into a `jsonschema` validator.
 
+use jsonschema::json::{Json, SerdeJson};
 use serde_json::Value;
 use specgate_plan::{Plan, PlanError};
 
-pub struct SchemaValidator {
-    inner: jsonschema::Validator,
+/// Validates instances of representation `F`: `serde_json::Value` (parameters) by default, or a
+/// request body read in place ([`super::document::DocumentJson`]).
+pub struct SchemaValidator<F: Json = SerdeJson> {
+    inner: jsonschema::Validator<F>,
 }
 
-impl std::fmt::Debug for SchemaValidator {
+impl<F: Json> std::fmt::Debug for SchemaValidator<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SchemaValidator")
     }
@@ -26,11 +29,11 @@ fn is_base64(text: &str) -> bool {
         .is_ok()
 }
 
-impl SchemaValidator {
+impl<F: Json> SchemaValidator<F> {
     /// Bundles `schema` with the shared schemas it reaches and compiles it (draft 2020-12).
     pub(crate) fn new(plan: &Plan, schema: &Value, validate_formats: bool) -> Result<Self, Error> {
         let document = plan.bundle(schema).map_err(Error::Plan)?;
-        let inner = jsonschema::options()
+        let inner = jsonschema::options_for::<F>()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(validate_formats)
             // Formats the validator does not know (`password`, `binary`, vendor ones) are annotations
@@ -43,13 +46,13 @@ impl SchemaValidator {
     }
 
     /// The fast yes/no check.
-    pub fn is_valid(&self, value: &Value) -> bool {
+    pub fn is_valid(&self, value: F::Node<'_>) -> bool {
         self.inner.is_valid(value)
     }
 
     /// Each failure as (JSON pointer into the instance, reason). Reasons name the rule broken, never
     /// the submitted value or schema internals, so they may be shown to clients in verbose mode.
-    pub fn failures(&self, value: &Value) -> Vec<(String, String)> {
+    pub fn failures<'i>(&'i self, value: F::Node<'i>) -> Vec<(String, String)> {
         self.inner
             .iter_errors(value)
             .take(20)
@@ -69,7 +72,8 @@ mod tests {
     use serde_json::json;
 
     fn valid(schema: Value, value: Value, formats: bool) -> bool {
-        let Ok(validator) = SchemaValidator::new(&crate::engine::empty_plan(), &schema, formats)
+        let Ok(validator) =
+            SchemaValidator::<SerdeJson>::new(&crate::engine::empty_plan(), &schema, formats)
         else {
             panic!("compiles: {schema}")
         };
