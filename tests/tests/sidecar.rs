@@ -682,6 +682,101 @@ fn http2_without_tls_is_served() {
 }
 
 #[test]
+fn concurrent_http2_streams_reach_the_upstream_concurrently() {
+    // Each client connection has one upstream connection of its own; streams that find it busy
+    // go through the shared pool instead of waiting their turn.
+    let slow = fixed_upstream(300);
+    let sidecar = start(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{}", slow.address),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let statuses = runtime.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(true)
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
+            .parse()
+            .unwrap();
+        // One connection first, so that the ten streams below share it.
+        assert_eq!(client.get(uri.clone()).await.unwrap().status(), 200);
+        let streams: Vec<_> = (0..10)
+            .map(|_| {
+                let client = client.clone();
+                let uri = uri.clone();
+                tokio::spawn(async move { client.get(uri).await.map(|r| r.status().as_u16()) })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for stream in streams {
+            statuses.push(stream.await.expect("the stream's task"));
+        }
+        statuses
+    });
+    assert!(
+        statuses.iter().all(|s| matches!(s, Ok(200))),
+        "{statuses:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2_000),
+        "10 streams of 300 ms each took {:?}: they waited for one another",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_upstream_that_closes_each_connection_after_answering_loses_no_request() {
+    // No `Connection: close` either: the sidecar learns of the close only from the socket.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+        }
+    });
+    let sidecar = start(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{address}"),
+    );
+    let mut client = TcpStream::connect(&sidecar.address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for i in 0..20 {
+        client
+            .write_all(b"GET /notes/1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n{}") {
+            let n = client.read(&mut buffer).unwrap_or_else(|e| {
+                panic!(
+                    "request {i}: {e}; so far: {}",
+                    String::from_utf8_lossy(&answer)
+                )
+            });
+            assert!(n > 0, "request {i}: the sidecar closed the connection");
+            answer.extend_from_slice(&buffer[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "request {i}: {answer}");
+    }
+}
+
+#[test]
 fn requests_are_routed_under_the_servers_base_path_and_for_accepted_hosts_only() {
     let sidecar = start("specs/petstore-3.0.yaml", "echo");
     let get =

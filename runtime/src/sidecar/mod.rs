@@ -12,6 +12,7 @@ mod metrics;
 mod problem;
 mod secrets;
 pub mod tls;
+mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,8 +25,6 @@ use http::{Request, Response, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use specgate_plan::Policy;
 use tokio::net::TcpListener;
@@ -116,7 +115,8 @@ struct Shared {
     engine: arc_swap::ArcSwap<Loaded>,
     plan_loads: std::sync::atomic::AtomicU64,
     config: Config,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// `None` for the built-in echo upstream.
+    upstream: Option<upstream::UpstreamClient>,
     metrics: metrics::Metrics,
     limiter: specgate_ratelimit::Limiter,
     log: log::Writer,
@@ -149,13 +149,15 @@ impl Sidecar {
         };
         let listener = TcpListener::bind(config.listen).await?;
         let log = log::Writer::spawn(config.log_format);
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let upstream = match &config.upstream {
+            Upstream::Echo => None,
+            Upstream::Url(base) => Some(upstream::UpstreamClient::new(
+                base.clone(),
+                config.connect_timeout,
+                config.upstream_timeout,
+                config.idle_timeout,
+            )),
+        };
         Ok(Self {
             listener,
             tls: None,
@@ -163,7 +165,7 @@ impl Sidecar {
                 engine: arc_swap::ArcSwap::from_pointee(Loaded::start(engine)),
                 plan_loads: std::sync::atomic::AtomicU64::new(1),
                 config,
-                client,
+                upstream,
                 metrics: metrics::Metrics::default(),
                 limiter,
                 log,
@@ -380,10 +382,13 @@ fn service(
     Error = Infallible,
     Future = impl std::future::Future<Output = Result<Response<Body>, Infallible>> + Send,
 > + Clone {
+    // The upstream connection of this client connection, kept while it lasts.
+    let own = Arc::new(upstream::OwnConnection::default());
     hyper::service::service_fn(move |request| {
         let shared = shared.clone();
         let peer = peer.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, request, &peer).await) }
+        let own = own.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, request, &peer, &own).await) }
     })
 }
 
@@ -409,7 +414,12 @@ impl Reloader {
 }
 
 /// One request, from head to answer, with its access-log line.
-async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    peer: &Peer,
+    own: &upstream::OwnConnection,
+) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
@@ -442,6 +452,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Res
         &request_id,
         &mut entry,
         &mut extra_headers,
+        own,
     )
     .await
     {
@@ -507,6 +518,7 @@ async fn admit_and_forward<'e>(
     request_id: &str,
     entry: &mut log::Entry,
     extra_headers: &mut Vec<(&'static str, String)>,
+    own: &upstream::OwnConnection,
 ) -> Result<Forwarded<'e>, Refusal<'e>> {
     let engine = &*loaded.engine;
     let defaults = &engine.plan().defaults;
@@ -598,39 +610,36 @@ async fn admit_and_forward<'e>(
     entry.monitored(&admitted.monitored);
 
     let cors = admitted.guards.cors.as_ref();
-    let mut headers = parts.headers.clone();
-    forwarding_headers(&mut headers, parts, connection, request_id, policy);
-    // Identity headers come only from specgate: a client's own copies are dropped on every request.
-    for name in engine.authenticator().forwarded_header_names() {
-        headers.remove(name);
-    }
-    if let Some(identity) = &admitted.identity {
-        for (name, value) in &identity.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-    }
-    let response = match &shared.config.upstream {
-        Upstream::Echo => echo::answer(parts, &headers, &bytes),
-        Upstream::Url(base) => {
-            let mut upstream = Request::builder()
-                .method(parts.method.clone())
-                .uri(upstream_uri(base, &parts.uri))
-                .version(http::Version::HTTP_11);
-            if let Some(h) = upstream.headers_mut() {
-                *h = headers;
-            }
-            let Ok(upstream) = upstream.body(Full::new(bytes)) else {
-                return Err(admitted.refuse(Denial::BadGateway));
+    let identity = admitted.identity.as_ref();
+    let headers = || {
+        upstream_headers(
+            parts,
+            connection,
+            request_id,
+            policy,
+            engine.authenticator().forwarded_header_names(),
+            identity.map_or(&[][..], |i| &i.headers[..]),
+        )
+    };
+    let response = match &shared.upstream {
+        None => echo::answer(parts, &headers(), &bytes),
+        Some(client) => {
+            let path_and_query = client.path_and_query(&parts.uri);
+            let make = || {
+                let mut request = Request::new(Full::new(bytes.clone()));
+                *request.method_mut() = parts.method.clone();
+                *request.uri_mut() = Uri::try_from(path_and_query.as_str()).unwrap_or_default();
+                *request.headers_mut() = headers();
+                request
             };
-            match tokio::time::timeout(
-                shared.config.upstream_timeout,
-                shared.client.request(upstream),
-            )
-            .await
-            {
-                Ok(Ok(response)) => response.map(|b| b.boxed()),
-                Ok(Err(_)) => return Err(admitted.refuse(Denial::BadGateway)),
-                Err(_) => return Err(admitted.refuse(Denial::GatewayTimeout)),
+            match client.send(own, parts.method.is_idempotent(), make).await {
+                Ok(response) => response.map(|b| b.boxed()),
+                Err(upstream::UpstreamError::Unreachable) => {
+                    return Err(admitted.refuse(Denial::BadGateway));
+                }
+                Err(upstream::UpstreamError::Timeout) => {
+                    return Err(admitted.refuse(Denial::GatewayTimeout));
+                }
             }
         }
     };
@@ -649,16 +658,7 @@ fn empty() -> Body {
         .boxed()
 }
 
-/// The upstream's URI for a request: its scheme and authority, the request's path and query.
-fn upstream_uri(base: &Uri, uri: &Uri) -> Uri {
-    let mut parts = base.clone().into_parts();
-    let base_path = base.path().trim_end_matches('/');
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.path_and_query = format!("{base_path}{path_and_query}").parse().ok();
-    Uri::from_parts(parts).unwrap_or_else(|_| base.clone())
-}
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, never forwarded.
+/// Removes hop-by-hop headers, and those the `Connection` header names, from an answer.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -667,60 +667,98 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-authorization",
-        "proxy-authenticate",
-    ] {
+    for name in named.iter().chain(&HOP_BY_HOP) {
         headers.remove(name);
     }
 }
 
-/// What the upstream needs to know about the request's path to it; client-sent copies are replaced.
-fn forwarding_headers(
-    headers: &mut HeaderMap,
+/// Hop-by-hop headers (RFC 9110 §7.6.1), for one connection only.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The headers the upstream gets, in one pass over the client's: without hop-by-hop headers (and
+/// those `Connection` names), `request-headers.remove`, and any client copy of the forwarding and
+/// identity headers, which only specgate sets; then the forwarding headers and the identity's.
+fn upstream_headers(
     parts: &http::request::Parts,
     connection: &Connection,
     request_id: &str,
     policy: &Policy,
-) {
-    remove_hop_by_hop(headers);
-    for name in &policy.request_headers.remove {
-        headers.remove(name.as_str());
+    identity_names: &[HeaderName],
+    identity: &[(HeaderName, HeaderValue)],
+) -> HeaderMap {
+    let incoming = &parts.headers;
+    let connection_named: Vec<&str> = incoming
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let dropped = |name: &HeaderName| {
+        HOP_BY_HOP.contains(name)
+            || [
+                &X_FORWARDED_FOR,
+                &X_FORWARDED_PROTO,
+                &X_FORWARDED_HOST,
+                &header::FORWARDED,
+            ]
+            .contains(&name)
+            || name == X_REQUEST_ID
+            || identity_names.contains(name)
+            || connection_named
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name.as_str()))
+            || policy
+                .request_headers
+                .remove
+                .iter()
+                .any(|r| r.as_str().eq_ignore_ascii_case(name.as_str()))
+    };
+    let mut headers = HeaderMap::with_capacity(incoming.len() + 4 + identity.len());
+    for (name, value) in incoming {
+        if !dropped(name) {
+            headers.append(name.clone(), value.clone());
+        }
     }
-    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+    // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
+    if let Ok(v) = HeaderValue::from_str(&connection.client_ip.to_string()) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(if connection.tls { "https" } else { "http" }),
+    );
+    let host = incoming.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
             .authority()
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
-    // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
-    headers.remove("x-forwarded-for");
-    headers.remove("x-forwarded-proto");
-    headers.remove("x-forwarded-host");
-    headers.remove("forwarded");
-    if let Ok(v) = HeaderValue::from_str(&connection.client_ip.to_string()) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
-    }
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static(if connection.tls { "https" } else { "http" }),
-    );
     if let Some(host) = host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-request-id"), v);
+        headers.insert(X_REQUEST_ID, v);
     }
+    for (name, value) in identity {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers
 }
 
 /// The client's `X-Request-Id` when it is a sane token, else a fresh random one.
@@ -757,16 +795,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn upstream_uris_keep_the_base_path() {
-        let base: Uri = "http://127.0.0.1:8080/api".parse().unwrap();
-        let uri: Uri = "/pets?limit=1".parse().unwrap();
-        assert_eq!(
-            upstream_uri(&base, &uri).to_string(),
-            "http://127.0.0.1:8080/api/pets?limit=1"
-        );
-    }
-
-    #[test]
     fn request_ids_are_kept_when_sane_and_made_otherwise() {
         let mut headers = HeaderMap::new();
         headers.insert("x-request-id", HeaderValue::from_static("abc-123"));
@@ -775,6 +803,54 @@ mod tests {
         let made = request_id(&headers);
         assert_eq!(made.len(), 32);
         assert_ne!(made, request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn the_upstream_gets_the_clients_headers_less_what_only_specgate_may_set() {
+        let request = Request::builder()
+            .uri("/pets")
+            .header("host", "api.example.com")
+            .header("accept", "text/plain")
+            .header("accept", "application/json")
+            .header("connection", "keep-alive, x-secret")
+            .header("x-secret", "1")
+            .header("x-internal", "2")
+            .header("x-forwarded-for", "6.6.6.6")
+            .header("forwarded", "for=6.6.6.6")
+            .header("x-user", "admin")
+            .header("x-request-id", "from-client")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let mut policy = Policy::default();
+        policy.request_headers.remove = vec!["X-Internal".parse().unwrap()];
+        let connection = Connection::plain(std::net::Ipv4Addr::new(10, 0, 0, 7).into());
+        let identity_name = HeaderName::from_static("x-user");
+        let headers = upstream_headers(
+            &parts,
+            &connection,
+            "r-1",
+            &policy,
+            std::slice::from_ref(&identity_name),
+            &[(identity_name.clone(), HeaderValue::from_static("alice"))],
+        );
+        let all = |name: &str| -> Vec<&str> {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(all("accept"), ["text/plain", "application/json"]);
+        assert_eq!(all("host"), ["api.example.com"]);
+        assert_eq!(all("x-forwarded-for"), ["10.0.0.7"]);
+        assert_eq!(all("x-forwarded-proto"), ["http"]);
+        assert_eq!(all("x-forwarded-host"), ["api.example.com"]);
+        assert_eq!(all("x-request-id"), ["r-1"]);
+        assert_eq!(all("x-user"), ["alice"]);
+        for gone in ["connection", "x-secret", "x-internal", "forwarded"] {
+            assert!(all(gone).is_empty(), "{gone}");
+        }
     }
 
     #[test]
