@@ -326,8 +326,9 @@ def main():
             "(`taskset -c 1`), so the load generator never takes the servers' core and vice versa. A "
             "proxy therefore shares CPU 1 with the upstream it forwards to, exactly as nginx does in 2: "
             "every proxy has the same budget. nginx gets one worker because it has one core: more "
-            "workers would only take turns on it. specgate's tokio runtime sizes its worker pool to the "
-            "CPUs it may run on, which `taskset` makes one.",
+            "workers would only take turns on it. specgate sizes its runtime to the CPUs it may run on "
+            "(`--threads` unset), which `taskset` makes one: a single-threaded runtime, as nginx's one "
+            "worker.",
             "",
             load_md,
             "",

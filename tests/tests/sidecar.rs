@@ -367,13 +367,25 @@ fn monitor_mode_forwards_and_counts_violations_and_unknown_routes_can_pass() {
 
 #[test]
 fn plans_reload_on_change_and_on_sighup_without_failing_a_request() {
-    let dir = std::env::temp_dir().join(format!("specgate-reload-{}", std::process::id()));
+    reload_under_a_stream_of_requests("multi", &[]);
+}
+
+#[test]
+fn one_thread_serves_and_reloads_as_many_do() {
+    // `--threads 1` runs tokio's single-threaded runtime: plan compiles must not block it.
+    reload_under_a_stream_of_requests("single", &["--threads", "1"]);
+}
+
+fn reload_under_a_stream_of_requests(name: &str, extra: &[&str]) {
+    let dir = std::env::temp_dir().join(format!("specgate-reload-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let spec = dir.join("notes.yaml");
     let original =
         std::fs::read_to_string(repo_root().join("tests/fixtures/sidecar/notes.yaml")).unwrap();
     std::fs::write(&spec, &original).unwrap();
-    let sidecar = start_with(spec.to_str().unwrap(), "echo", &["--watch"]);
+    let mut flags = vec!["--watch"];
+    flags.extend_from_slice(extra);
+    let sidecar = start_with(spec.to_str().unwrap(), "echo", &flags);
     assert_eq!(send(&sidecar, "GET", "/extra", &[], b"").status, 404);
 
     // A steady stream of valid requests while the plan changes under it.
