@@ -183,14 +183,28 @@ def lint_section(results):
         if f.get("spectral_rc") not in (None, "0", "1"):
             out.append(f"\nSpectral on `{spec}` ended with exit {f['spectral_rc']}; the end of its output: "
                        f"`{f['stderr'].strip()[-300:]}`")
-    crit = {r[0]: float(r[1]) for r in rows(results, "criterion")}
+    # name -> {cores: seconds}; rows without a cores column come from runs before it was measured twice.
+    crit = {}
+    for r in rows(results, "criterion"):
+        crit.setdefault(r[0], {})[int(r[2]) if len(r) > 2 else 1] = float(r[1])
     if crit:
-        parse = crit.get("parse: saphyr events into Value")
+        parse = crit.get("parse: saphyr events into Value", {})
+        cores = sorted({c for by in crit.values() for c in by}, reverse=True)
         out.append("\nParse-only baseline, in-process (criterion, `cargo bench -p specgate-compiler "
-                   "--bench load_compile`, median of 10 samples, same run):\n")
-        body = [[name, f"{secs * 1000:.1f} ms", ratio(secs, parse) if parse else "—"]
-                for name, secs in sorted(crit.items(), key=lambda kv: kv[1])]
-        out.append(table(["measurement", "time", "÷ parse-only"], body))
+                   "--bench load_compile`, median of 10 samples, same run), on both cores (the lint rules "
+                   "run on two threads) and pinned to one:\n")
+        head = ["measurement"]
+        for c in cores:
+            head += [f"time, {c} core{'s' if c > 1 else ''}", "÷ parse-only"]
+        body = []
+        for name, by in sorted(crit.items(), key=lambda kv: min(kv[1].values())):
+            row = [name]
+            for c in cores:
+                secs = by.get(c)
+                row += [f"{secs * 1000:.1f} ms" if secs else "—",
+                        ratio(secs, parse[c]) if secs and parse.get(c) else "—"]
+            body.append(row)
+        out.append(table(head, body))
         facts["_criterion"] = crit
     return "\n".join(out), facts
 
@@ -236,12 +250,17 @@ def targets_section(load, lint, start):
     if stripe.get("speedup"):
         add("lint on Stripe ≥ 500× faster than Spectral + OWASP", f"{stripe['speedup']:,.0f}×", stripe["speedup"] >= 500)
     crit = lint.get("_criterion", {})
-    parse = crit.get("parse: saphyr events into Value")
-    full = crit.get("load + compile + lint (all rules)")
-    if parse and full:
+    parse = crit.get("parse: saphyr events into Value", {})
+    full = crit.get("load + compile + lint (all rules)", {})
+    both = max((c for c in full if c in parse), default=None)
+    if both:
+        measured = f"{full[both] / parse[both]:.2f}× in process on {both} core{'s' if both > 1 else ''}"
+        if 1 in full and 1 in parse and both != 1:
+            measured += f" (pinned to one core: {full[1] / parse[1]:.2f}×)"
         cli = stripe.get("specgate_wall")
-        extra = f"; the CLI, process and output included: {cli / parse:.2f}×" if cli else ""
-        add("lint < 1.5× parse-only (Stripe)", f"{full / parse:.2f}× in process{extra}", full / parse < 1.5)
+        if cli:
+            measured += f"; the CLI pinned to one core, process and output included: {cli / parse.get(1, parse[both]):.2f}×"
+        add("lint < 1.5× parse-only (Stripe)", measured, full[both] / parse[both] < 1.5)
     if "largest, plan" in start:
         ms = start["largest, plan"]["ms"]
         add("ready < 300 ms, largest spec as a plan", f"{ms:.0f} ms", ms < 300)
@@ -348,7 +367,7 @@ def main():
             "The parse-only baseline turns the YAML's events into a `serde_json::Value` with the same "
             "parser (saphyr), with no positions, checks or limits: the least any tool that reads the "
             "file must do. The lint target compares `load + compile + lint (all rules)` with it, in the "
-            "same process and run.",
+            "same process and run; parse-only is single-threaded, the lint rules share two threads.",
             "",
         ]
     if start_md:
