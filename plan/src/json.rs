@@ -44,15 +44,18 @@ struct Strict {
     reject_duplicates: bool,
 }
 
+/// The depth left inside one more level of nesting, or the refusal of a reader bounded to
+/// `max_depth` levels (its message starts with `nesting deeper than`).
+pub fn nested<E: de::Error>(depth_left: u32, max_depth: u32) -> Result<u32, E> {
+    depth_left
+        .checked_sub(1)
+        .ok_or_else(|| E::custom(format_args!("nesting deeper than {max_depth} levels")))
+}
+
 impl Strict {
     fn nested<E: de::Error>(self) -> Result<Self, E> {
-        match self.depth_left.checked_sub(1) {
-            Some(depth_left) => Ok(Self { depth_left, ..self }),
-            None => Err(E::custom(format_args!(
-                "nesting deeper than {} levels",
-                self.max_depth
-            ))),
-        }
+        let depth_left = nested(self.depth_left, self.max_depth)?;
+        Ok(Self { depth_left, ..self })
     }
 }
 

@@ -668,33 +668,7 @@ fn a_slow_upstream_is_a_504_and_oversized_headers_are_a_431() {
 }
 
 #[test]
-fn http2_without_tls_is_served() {
-    let fast = fixed_upstream(0);
-    let sidecar = start(
-        "tests/fixtures/sidecar/notes.yaml",
-        &format!("http://{}", fast.address),
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (version, status) = runtime.block_on(async {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .http2_only(true)
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
-            .parse()
-            .unwrap();
-        let response = client.get(uri).await.expect("an HTTP/2 answer");
-        (response.version(), response.status().as_u16())
-    });
-    assert_eq!(version, http::Version::HTTP_2);
-    assert_eq!(status, 200);
-}
-
-#[test]
-fn concurrent_http2_streams_reach_the_upstream_concurrently() {
+fn http2_without_tls_is_served_and_concurrent_streams_reach_the_upstream_concurrently() {
     // Each client connection has one upstream connection of its own; streams that find it busy
     // go through the shared pool instead of waiting their turn.
     let slow = fixed_upstream(300);
@@ -716,7 +690,9 @@ fn concurrent_http2_streams_reach_the_upstream_concurrently() {
             .parse()
             .unwrap();
         // One connection first, so that the ten streams below share it.
-        assert_eq!(client.get(uri.clone()).await.unwrap().status(), 200);
+        let first = client.get(uri.clone()).await.expect("an HTTP/2 answer");
+        assert_eq!(first.version(), http::Version::HTTP_2);
+        assert_eq!(first.status(), 200);
         let streams: Vec<_> = (0..10)
             .map(|_| {
                 let client = client.clone();

@@ -221,13 +221,8 @@ struct Reader<'s, 't> {
 
 impl Reader<'_, '_> {
     fn nested<E: de::Error>(self) -> Result<Self, E> {
-        match self.depth_left.checked_sub(1) {
-            Some(depth_left) => Ok(Self { depth_left, ..self }),
-            None => Err(E::custom(format_args!(
-                "nesting deeper than {} levels",
-                self.max_depth
-            ))),
-        }
+        let depth_left = specgate_plan::json::nested(self.depth_left, self.max_depth)?;
+        Ok(Self { depth_left, ..self })
     }
 }
 
