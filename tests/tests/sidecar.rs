@@ -718,6 +718,47 @@ fn http2_without_tls_is_served_and_concurrent_streams_reach_the_upstream_concurr
 }
 
 #[test]
+fn a_cancelled_http2_stream_does_not_hold_up_the_next_one() {
+    // A stream reset while its request waits on the upstream must not leave the next stream of the
+    // same connection queued behind the abandoned answer.
+    let slow = fixed_upstream(1_500);
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/notes.yaml",
+        &format!("http://{}", slow.address),
+        &["--upstream-timeout", "5s"],
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, took) = runtime.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(true)
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
+            .parse()
+            .unwrap();
+        let abandoned = {
+            let client = client.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move { client.get(uri).await.map(|r| r.status()) })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        abandoned.abort();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let status = client.get(uri).await.map(|r| r.status().as_u16());
+        (status, started.elapsed())
+    });
+    assert!(matches!(status, Ok(200)), "{status:?}");
+    assert!(
+        took < Duration::from_millis(2_500),
+        "the next stream took {took:?}: it waited for the abandoned answer first"
+    );
+}
+
+#[test]
 fn an_upstream_that_closes_each_connection_after_answering_loses_no_request() {
     // No `Connection: close` either: the sidecar learns of the close only from the socket.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

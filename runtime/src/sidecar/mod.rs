@@ -632,7 +632,11 @@ async fn admit_and_forward<'e>(
                 *request.headers_mut() = headers();
                 request
             };
-            match client.send(own, parts.method.is_idempotent(), make).await {
+            let one_at_a_time = parts.version < http::Version::HTTP_2;
+            match client
+                .send(own, one_at_a_time, parts.method.is_idempotent(), make)
+                .await
+            {
                 Ok(response) => response.map(|b| b.boxed()),
                 Err(upstream::UpstreamError::Unreachable) => {
                     return Err(admitted.refuse(Denial::BadGateway));

@@ -80,9 +80,14 @@ impl UpstreamClient {
     /// went to turns out closed (the upstream ended an idle keep-alive connection as the request
     /// came): always when it was never written, and when it was written but no answer began only if
     /// `idempotent` (as nginx's `proxy_next_upstream error`). `make` runs again for that.
+    ///
+    /// `one_at_a_time`: the client sends its requests one after the other (HTTP/1.x), so `own` may be
+    /// waited for while it finishes the previous answer. Otherwise (HTTP/2 streams) a connection
+    /// still busy with another stream's answer is left to it and the pool is used.
     pub async fn send(
         &self,
         own: &OwnConnection,
+        one_at_a_time: bool,
         idempotent: bool,
         mut make: impl FnMut() -> Request<Full<Bytes>>,
     ) -> Result<Response<Incoming>, UpstreamError> {
@@ -90,6 +95,14 @@ impl UpstreamClient {
         let Ok(mut slot) = own.0.try_lock() else {
             return self.through_pool(request).await;
         };
+        if !one_at_a_time
+            && slot
+                .as_ref()
+                .is_some_and(|s| !s.is_ready() && !s.is_closed())
+        {
+            drop(slot);
+            return self.through_pool(request).await;
+        }
         for attempt in 0..2 {
             let (sender, reused) = match slot.take() {
                 Some(sender) if !sender.is_closed() => (slot.insert(sender), true),
