@@ -667,6 +667,28 @@ fn a_slow_upstream_is_a_504_and_oversized_headers_are_a_431() {
     assert_eq!(answer.status, 431, "headers over the limit");
 }
 
+/// A runtime for the async clients of these tests.
+fn single_threaded_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A client that speaks HTTP/2 without TLS (prior knowledge), and the URI of `path` on `sidecar`.
+type Http2Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+fn http2_client(sidecar: &Sidecar, path: &str) -> (Http2Client, http::Uri) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let uri = format!("http://{}{path}", sidecar.address).parse().unwrap();
+    (client, uri)
+}
+
 #[test]
 fn http2_without_tls_is_served_and_concurrent_streams_reach_the_upstream_concurrently() {
     // Each client connection has one upstream connection of its own; streams that find it busy
@@ -676,19 +698,10 @@ fn http2_without_tls_is_served_and_concurrent_streams_reach_the_upstream_concurr
         "tests/fixtures/sidecar/notes.yaml",
         &format!("http://{}", slow.address),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = single_threaded_runtime();
     let started = std::time::Instant::now();
     let statuses = runtime.block_on(async {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .http2_only(true)
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
-            .parse()
-            .unwrap();
+        let (client, uri) = http2_client(&sidecar, "/notes/1");
         // One connection first, so that the ten streams below share it.
         let first = client.get(uri.clone()).await.expect("an HTTP/2 answer");
         assert_eq!(first.version(), http::Version::HTTP_2);
@@ -727,18 +740,9 @@ fn a_cancelled_http2_stream_does_not_hold_up_the_next_one() {
         &format!("http://{}", slow.address),
         &["--upstream-timeout", "5s"],
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = single_threaded_runtime();
     let (status, took) = runtime.block_on(async {
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .http2_only(true)
-                .build_http::<http_body_util::Empty<bytes::Bytes>>();
-        let uri: http::Uri = format!("http://{}/notes/1", sidecar.address)
-            .parse()
-            .unwrap();
+        let (client, uri) = http2_client(&sidecar, "/notes/1");
         let abandoned = {
             let client = client.clone();
             let uri = uri.clone();
