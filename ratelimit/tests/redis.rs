@@ -1,99 +1,20 @@
 //! The Redis store and limiter against a real `redis-server` started on a free loopback port.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use specgate_ratelimit::{
     Fallback, LimitSpec, Limiter, LocalStore, RedisSettings, RedisStore, Verdict,
 };
+use specgate_testkit::RedisServer;
 
-/// A `redis-server` of this test alone, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        Self::start_on(port)
-    }
-
-    fn start_on(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run redis-server ({e}): run scripts/test, which installs it, or \
-                     `apt-get install redis-server`"
-                )
-            });
-        let mut server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.answers_ping() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("redis-server exited at start ({status}) on port {port}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn answers_ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    async fn client(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A connection of the test's own, to look at what the limiter wrote.
+async fn client(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 fn spec(name: &str, limit: u64, window: Duration, burst: Option<u64>) -> LimitSpec {
@@ -122,7 +43,7 @@ impl Rng {
 
 #[tokio::test]
 async fn script_decides_exactly_as_the_in_process_core() {
-    let server = Server::start();
+    let server = RedisServer::start();
     let redis = RedisStore::new(&server.url(), "diff:", Duration::from_secs(5)).unwrap();
     let local = LocalStore::new(10_000);
     let specs = [
@@ -168,7 +89,7 @@ async fn script_decides_exactly_as_the_in_process_core() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_together_admit_no_more_than_the_bound() {
-    let server = Server::start();
+    let server = RedisServer::start();
     let replicas = [
         Arc::new(Limiter::redis(&server.url(), settings(Fallback::Closed)).unwrap()),
         Arc::new(Limiter::redis(&server.url(), settings(Fallback::Closed)).unwrap()),
@@ -229,7 +150,7 @@ async fn two_replicas_together_admit_no_more_than_the_bound() {
 
 #[tokio::test]
 async fn one_evalsha_per_check_whatever_the_number_of_limits() {
-    let server = Server::start();
+    let server = RedisServer::start();
     let limiter = Limiter::redis(&server.url(), settings(Fallback::Closed)).unwrap();
     let request = vec![
         (
@@ -247,7 +168,7 @@ async fn one_evalsha_per_check_whatever_the_number_of_limits() {
     ];
     // The first check loads the script.
     assert!(limiter.check(&request).await.is_admitted());
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async(&mut client)
@@ -274,7 +195,7 @@ async fn one_evalsha_per_check_whatever_the_number_of_limits() {
 
 #[tokio::test]
 async fn keys_carry_the_prefix_and_expire_just_after_their_window() {
-    let server = Server::start();
+    let server = RedisServer::start();
     let limiter = Limiter::redis(
         &server.url(),
         RedisSettings {
@@ -294,7 +215,7 @@ async fn keys_carry_the_prefix_and_expire_just_after_their_window() {
         ),
     ];
     assert!(limiter.check(&request).await.is_admitted());
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
     let mut keys: Vec<String> = redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut client)
@@ -350,7 +271,7 @@ async fn until_redis_is_back(limiter: &Limiter) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_then_restarted() {
-    let mut server = Server::start();
+    let mut server = RedisServer::start();
     let open = Limiter::redis(&server.url(), settings(Fallback::Open)).unwrap();
     let closed = Limiter::redis(&server.url(), settings(Fallback::Closed)).unwrap();
     let three = spec("three", 3, Duration::from_secs(60), None);
@@ -358,7 +279,7 @@ async fn redis_killed_then_restarted() {
     assert!(open.check(&request).await.is_admitted());
     assert!(closed.check(&request).await.is_admitted());
 
-    server.kill();
+    server.stop();
     // Open: decided in process, from a fresh count; no error, no wait for the timeout on each check.
     let started = Instant::now();
     let mut outcomes = Vec::new();
@@ -388,7 +309,7 @@ async fn redis_killed_then_restarted() {
     let stats = closed.stats();
     assert_eq!((stats.outages, stats.fallback_unavailable), (1, 10));
 
-    let server = Server::start_on(server.port);
+    server.restart();
     until_redis_is_back(&open).await;
     until_redis_is_back(&closed).await;
     // Shared again: what one replica counts, the other sees.
@@ -404,7 +325,7 @@ async fn redis_killed_then_restarted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_slower_than_the_timeout_is_an_outage_too() {
-    let server = Server::start();
+    let server = RedisServer::start();
     let limiter = Limiter::redis(
         &server.url(),
         RedisSettings {

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::DnType;
 use serde_json::{Value, json};
-use specgate_tests::pki::{Ca, TempDir, send_tls_raw};
+use specgate_tests::pki::{Ca, TempDir, http1_client, send_tls_raw};
 use specgate_tests::process::*;
 use specgate_tests::redis::RedisServer;
 use specgate_tests::repo_root;
@@ -713,7 +713,7 @@ impl Aws {
             false,
         );
         let aws = Self {
-            api_client: ca.client_config(Some(&identity), TLS_VERSIONS),
+            api_client: http1_client(&ca, Some(&identity), TLS_VERSIONS),
             sidecar,
             ca,
             signer: Signer::cognito(),
@@ -800,12 +800,12 @@ fn aws_needs_a_cognito_id_token_and_the_api_client_certificate() {
         &[],
         false,
     );
-    let usual = aws.ca.client_config(Some(&usual), TLS_VERSIONS);
+    let usual = http1_client(&aws.ca, Some(&usual), TLS_VERSIONS);
     let answer = aws.call(&usual, "GET", "/api/v1/users", &token, &[], b"");
     assert_eq!(answer.expect("answered").status, 200);
 
     // Without a certificate the handshake succeeds, but no operation is served: 401.
-    let anonymous = aws.ca.client_config(None, TLS_VERSIONS);
+    let anonymous = http1_client(&aws.ca, None, TLS_VERSIONS);
     let answer = aws.call(&anonymous, "GET", "/api/v1/users", &token, &[], b"");
     assert_eq!(answer.expect("answered").status, 401);
     // A certificate of the CA for another subject: 403.
@@ -817,7 +817,7 @@ fn aws_needs_a_cognito_id_token_and_the_api_client_certificate() {
         &[],
         false,
     );
-    let intruder = aws.ca.client_config(Some(&intruder), TLS_VERSIONS);
+    let intruder = http1_client(&aws.ca, Some(&intruder), TLS_VERSIONS);
     let answer = aws
         .call(&intruder, "GET", "/api/v1/users", &token, &[], b"")
         .expect("answered");
@@ -832,7 +832,7 @@ fn aws_needs_a_cognito_id_token_and_the_api_client_certificate() {
         &[],
         false,
     );
-    let forged = aws.ca.client_config(Some(&forged), TLS_VERSIONS);
+    let forged = http1_client(&aws.ca, Some(&forged), TLS_VERSIONS);
     assert!(
         aws.call(&forged, "GET", "/api/v1/users", &token, &[], b"")
             .is_err()

@@ -1,6 +1,6 @@
 //! TLS termination and mutual TLS through a running sidecar, with certificates made in the test.
 
-use specgate_tests::pki::{Ca, TempDir, negotiated_version, send_tls};
+use specgate_tests::pki::{Ca, TempDir, http1_client, negotiated_version, send_tls};
 use specgate_tests::process::{Sidecar, start_with};
 
 const SPEC: &str = "tests/fixtures/sidecar/mtls.yaml";
@@ -38,7 +38,7 @@ fn setup() -> Setup {
 fn tls_12_and_13_are_served_with_hsts_and_the_forwarded_protocol() {
     let s = setup();
     for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
-        let config = s.ca.client_config(None, &[version]);
+        let config = http1_client(&s.ca, None, &[version]);
         assert_eq!(
             negotiated_version(&s.sidecar.address, config.clone()),
             Some(version.version)
@@ -62,7 +62,7 @@ fn client_certificates_decide_mutual_tls_operations() {
     let call = |identity: Option<&specgate_tests::pki::Leaf>, target: &str| {
         send_tls(
             &s.sidecar.address,
-            s.ca.client_config(identity, &tls13),
+            http1_client(&s.ca, identity, &tls13),
             "GET",
             target,
             &[("X-Client-Cert-Subject", "CN=forged")],
@@ -115,7 +115,7 @@ fn client_certificates_decide_mutual_tls_operations() {
 #[test]
 fn sighup_reloads_the_certificate_for_new_connections() {
     let s = setup();
-    let config = s.ca.client_config(None, &[&rustls::version::TLS13]);
+    let config = http1_client(&s.ca, None, &[&rustls::version::TLS13]);
     assert_eq!(
         send_tls(&s.sidecar.address, config.clone(), "GET", "/public", &[])
             .expect("served")
@@ -131,7 +131,7 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     let _ = std::process::Command::new("kill")
         .args(["-HUP", &s.sidecar.child.id().to_string()])
         .status();
-    let new_config = next_ca.client_config(None, &[&rustls::version::TLS13]);
+    let new_config = http1_client(&next_ca, None, &[&rustls::version::TLS13]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         if send_tls(

@@ -466,7 +466,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::sidecar::tls::testing::Ca;
+    use specgate_testkit::Ca;
 
     /// One route of the test server.
     #[derive(Debug, Clone)]
@@ -1034,8 +1034,7 @@ mod tests {
         let url = server.url("/keys").replace("127.0.0.1", "localhost");
         assert!(url.starts_with("https://localhost:"));
 
-        let trusting = crate::sidecar::tls::testing::client_config(
-            &ca,
+        let trusting = ca.client_config(
             None,
             &[&rustls::version::TLS13, &rustls::version::TLS12],
             &[],

@@ -255,171 +255,6 @@ fn escape_value(value: &str, out: &mut String) {
 
 /// Certificates made at test time with rcgen, written to a directory that is removed on drop.
 #[cfg(test)]
-pub(crate) mod testing {
-    use std::path::{Path, PathBuf};
-
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose,
-    };
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-    /// A temporary directory, removed with its files on drop.
-    #[derive(Debug)]
-    pub(crate) struct TempDir(pub(crate) PathBuf);
-
-    impl TempDir {
-        pub(crate) fn new(label: &str) -> Self {
-            use std::sync::atomic::{AtomicU32, Ordering};
-            static NEXT: AtomicU32 = AtomicU32::new(0);
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let dir =
-                std::env::temp_dir().join(format!("specgate-{label}-{}-{n}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            Self(dir)
-        }
-
-        pub(crate) fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, contents).expect("write temp file");
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    /// A certificate authority that signs leaf certificates.
-    pub(crate) struct Ca {
-        issuer: Issuer<'static, KeyPair>,
-        /// The CA certificate, PEM.
-        pub(crate) pem: String,
-        pub(crate) der: CertificateDer<'static>,
-    }
-
-    /// A leaf certificate and its key.
-    pub(crate) struct Leaf {
-        pub(crate) cert_pem: String,
-        pub(crate) key_pem: String,
-        pub(crate) der: CertificateDer<'static>,
-        pub(crate) key_der: Vec<u8>,
-    }
-
-    impl Leaf {
-        pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
-            vec![self.der.clone()]
-        }
-
-        pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
-            PrivatePkcs8KeyDer::from(self.key_der.clone()).into()
-        }
-    }
-
-    impl Ca {
-        pub(crate) fn new(name: &str) -> Self {
-            let key = KeyPair::generate().expect("CA key");
-            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-            params.distinguished_name.push(DnType::CommonName, name);
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-            let cert = params.self_signed(&key).expect("CA certificate");
-            Self {
-                pem: cert.pem(),
-                der: cert.der().clone(),
-                issuer: Issuer::new(params, key),
-            }
-        }
-
-        /// A server certificate for `localhost` and 127.0.0.1, with `cn` as its common name.
-        pub(crate) fn server(&self, cn: &str) -> Leaf {
-            let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-            params
-                .subject_alt_names
-                .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
-            params.distinguished_name.push(DnType::CommonName, cn);
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            self.sign(params)
-        }
-
-        /// A client certificate with the given subject attributes and SAN DNS names.
-        pub(crate) fn client(&self, subject: &[(DnType, &str)], sans: &[&str]) -> Leaf {
-            let sans: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
-            let mut params = CertificateParams::new(sans).expect("params");
-            // Subject attributes in the order given, none added by rcgen.
-            params.distinguished_name = rcgen::DistinguishedName::new();
-            for (ty, value) in subject {
-                params.distinguished_name.push(ty.clone(), *value);
-            }
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            self.sign(params)
-        }
-
-        /// A client certificate that expired in 2001.
-        pub(crate) fn expired_client(&self, cn: &str) -> Leaf {
-            let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-            params.distinguished_name.push(DnType::CommonName, cn);
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
-            self.sign(params)
-        }
-
-        fn sign(&self, params: CertificateParams) -> Leaf {
-            let key = KeyPair::generate().expect("leaf key");
-            let cert = params
-                .signed_by(&key, &self.issuer)
-                .expect("leaf certificate");
-            Leaf {
-                cert_pem: cert.pem(),
-                key_pem: key.serialize_pem(),
-                der: cert.der().clone(),
-                key_der: key.serialize_der(),
-            }
-        }
-    }
-
-    /// A rustls client configuration trusting `ca`, optionally presenting `identity`.
-    pub(crate) fn client_config(
-        ca: &Ca,
-        identity: Option<&Leaf>,
-        versions: &[&'static rustls::SupportedProtocolVersion],
-        alpn: &[&[u8]],
-    ) -> rustls::ClientConfig {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca.der.clone()).expect("CA root");
-        let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(versions)
-        .expect("versions")
-        .with_root_certificates(roots);
-        let mut config = match identity {
-            Some(leaf) => builder
-                .with_client_auth_cert(leaf.chain(), leaf.key())
-                .expect("client identity"),
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        config
-    }
-
-    /// Writes a leaf's certificate and key as `{name}.crt` and `{name}.key`.
-    pub(crate) fn write_leaf(dir: &TempDir, name: &str, leaf: &Leaf) -> (PathBuf, PathBuf) {
-        (
-            dir.write(&format!("{name}.crt"), &leaf.cert_pem),
-            dir.write(&format!("{name}.key"), &leaf.key_pem),
-        )
-    }
-
-    pub(crate) fn path_text(path: &Path) -> String {
-        path.display().to_string()
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
@@ -430,8 +265,8 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
     use tokio_rustls::TlsConnector;
 
-    use super::testing::{Ca, TempDir, client_config, path_text, write_leaf};
     use super::*;
+    use specgate_testkit::{Ca, Leaf, TempDir};
 
     const BOTH: &[&rustls::SupportedProtocolVersion] =
         &[&rustls::version::TLS13, &rustls::version::TLS12];
@@ -530,7 +365,7 @@ mod tests {
     fn setup(with_client_ca: bool) -> Setup {
         let dir = TempDir::new("tls");
         let ca = Ca::new("Test CA");
-        let (cert, key) = write_leaf(&dir, "server", &ca.server("server-one"));
+        let (cert, key) = dir.write_leaf("server", &ca.server("server-one"));
         let client_ca = with_client_ca.then(|| dir.write("client-ca.pem", &ca.pem));
         Setup {
             files: TlsFiles {
@@ -558,7 +393,7 @@ mod tests {
             (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
             (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
         ] {
-            let mut stream = connect(addr, client_config(&s.ca, None, &[version], &[]))
+            let mut stream = connect(addr, s.ca.client_config(None, &[version], &[]))
                 .await
                 .expect("handshake");
             assert!(echo(&mut stream, b"ping").await);
@@ -575,15 +410,12 @@ mod tests {
         let s = setup(false);
         let tls = Arc::new(Tls::load(&s.files).expect("load"));
         let (addr, mut reports, server) = serve(tls).await;
-        let stream = connect(
-            addr,
-            client_config(&s.ca, None, BOTH, &[b"h2", b"http/1.1"]),
-        )
-        .await
-        .expect("handshake");
+        let stream = connect(addr, s.ca.client_config(None, BOTH, &[b"h2", b"http/1.1"]))
+            .await
+            .expect("handshake");
         assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
         assert!(next(&mut reports).await.expect("accepted").h2);
-        let stream = connect(addr, client_config(&s.ca, None, BOTH, &[b"http/1.1"]))
+        let stream = connect(addr, s.ca.client_config(None, BOTH, &[b"http/1.1"]))
             .await
             .expect("handshake");
         assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
@@ -597,7 +429,7 @@ mod tests {
         let tls = Arc::new(Tls::load(&s.files).expect("load"));
         let (addr, mut reports, server) = serve(tls).await;
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
-            let mut stream = connect(addr, client_config(&s.ca, None, &[version], &[]))
+            let mut stream = connect(addr, s.ca.client_config(None, &[version], &[]))
                 .await
                 .expect("handshake");
             assert!(echo(&mut stream, b"anonymous").await);
@@ -612,17 +444,18 @@ mod tests {
     #[tokio::test]
     async fn a_trusted_client_certificate_gives_its_subject_and_dns_names() {
         let s = setup(true);
-        let client = s.ca.client(
+        let client = s.ca.client_with_subject(
             &[
                 (DnType::OrganizationName, "Example"),
                 (DnType::CommonName, "billing-service"),
             ],
             &["billing.internal.example", "billing"],
+            false,
         );
         let tls = Arc::new(Tls::load(&s.files).expect("load"));
         let (addr, mut reports, server) = serve(tls).await;
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
-            let mut stream = connect(addr, client_config(&s.ca, Some(&client), &[version], &[]))
+            let mut stream = connect(addr, s.ca.client_config(Some(&client), &[version], &[]))
                 .await
                 .expect("handshake");
             assert!(echo(&mut stream, b"hello").await);
@@ -640,11 +473,11 @@ mod tests {
 
     /// A refused client certificate: the server's accept fails, and the client cannot exchange data
     /// (under TLS 1.3 the client learns it only from the alert after its own handshake is done).
-    async fn assert_refused(s: &Setup, client: &testing::Leaf) {
+    async fn assert_refused(s: &Setup, client: &Leaf) {
         let tls = Arc::new(Tls::load(&s.files).expect("load"));
         let (addr, mut reports, server) = serve(tls).await;
         for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
-            let config = client_config(&s.ca, Some(client), &[version], &[]);
+            let config = s.ca.client_config(Some(client), &[version], &[]);
             if let Ok(mut stream) = connect(addr, config).await {
                 assert!(!echo(&mut stream, b"let me in").await);
             }
@@ -657,17 +490,13 @@ mod tests {
     async fn a_client_certificate_from_another_ca_fails_the_handshake() {
         let s = setup(true);
         let other = Ca::new("Other CA");
-        assert_refused(
-            &s,
-            &other.client(&[(DnType::CommonName, "billing-service")], &[]),
-        )
-        .await;
+        assert_refused(&s, &other.client("billing-service", &[], false)).await;
     }
 
     #[tokio::test]
     async fn an_expired_client_certificate_fails_the_handshake() {
         let s = setup(true);
-        assert_refused(&s, &s.ca.expired_client("billing-service")).await;
+        assert_refused(&s, &s.ca.client("billing-service", &[], true)).await;
     }
 
     #[tokio::test]
@@ -675,15 +504,15 @@ mod tests {
         let s = setup(false);
         let tls = Arc::new(Tls::load(&s.files).expect("load"));
         let (addr, mut reports, server) = serve(tls.clone()).await;
-        let mut old = connect(addr, client_config(&s.ca, None, BOTH, &[]))
+        let mut old = connect(addr, s.ca.client_config(None, BOTH, &[]))
             .await
             .expect("handshake");
         next(&mut reports).await.expect("accepted");
         assert_eq!(peer_cn(&old).as_deref(), Some("CN=server-one"));
 
-        write_leaf(&s.dir, "server", &s.ca.server("server-two"));
+        s.dir.write_leaf("server", &s.ca.server("server-two"));
         tls.reload().expect("reload");
-        let mut new = connect(addr, client_config(&s.ca, None, BOTH, &[]))
+        let mut new = connect(addr, s.ca.client_config(None, BOTH, &[]))
             .await
             .expect("handshake");
         next(&mut reports).await.expect("accepted");
@@ -694,8 +523,11 @@ mod tests {
         // A failed reload names the file and keeps the configuration in force.
         s.dir.write("server.crt", "not a certificate");
         let error = tls.reload().expect_err("garbage certificate");
-        assert!(error.contains(&path_text(&s.files.cert)), "{error}");
-        let stream = connect(addr, client_config(&s.ca, None, BOTH, &[]))
+        assert!(
+            error.contains(&s.files.cert.display().to_string()),
+            "{error}"
+        );
+        let stream = connect(addr, s.ca.client_config(None, BOTH, &[]))
             .await
             .expect("handshake");
         next(&mut reports).await.expect("accepted");
@@ -734,7 +566,7 @@ mod tests {
         ));
         let tls = Arc::new(Tls::load(&s.files).expect("load SEC1"));
         let (addr, mut reports, server) = serve(tls).await;
-        let mut stream = connect(addr, client_config(&s.ca, None, BOTH, &[]))
+        let mut stream = connect(addr, s.ca.client_config(None, BOTH, &[]))
             .await
             .expect("handshake");
         assert!(echo(&mut stream, b"sec1").await);
@@ -750,21 +582,21 @@ mod tests {
         let mut files = s.files.clone();
         files.cert = missing.clone();
         let error = Tls::load(&files).expect_err("missing cert");
-        assert!(error.contains(&path_text(&missing)), "{error}");
+        assert!(error.contains(&missing.display().to_string()), "{error}");
 
         let mut files = s.files.clone();
         files.key = s.dir.write("empty.key", "");
         let error = Tls::load(&files).expect_err("no key");
         assert!(
-            error.contains(&path_text(&files.key)) && error.contains("no private key"),
+            error.contains(&files.key.display().to_string()) && error.contains("no private key"),
             "{error}"
         );
 
         let mut files = s.files.clone();
-        files.key = write_leaf(&s.dir, "other", &s.ca.server("other")).1;
+        files.key = s.dir.write_leaf("other", &s.ca.server("other")).1;
         let error = Tls::load(&files).expect_err("mismatched key");
         assert!(error.contains("does not match"), "{error}");
-        assert!(error.contains(&path_text(&files.key)), "{error}");
+        assert!(error.contains(&files.key.display().to_string()), "{error}");
 
         let mut files = s.files.clone();
         files.client_ca = Some(s.dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n!!\n"));
@@ -790,7 +622,7 @@ mod tests {
     #[test]
     fn subjects_follow_rfc4514() {
         let ca = Ca::new("Test CA");
-        let leaf = ca.client(
+        let leaf = ca.client_with_subject(
             &[
                 (DnType::CountryName, "DE"),
                 (DnType::OrganizationName, "Acme, Inc."),
@@ -798,8 +630,9 @@ mod tests {
                 (DnType::CommonName, " svc+1 "),
             ],
             &[],
+            false,
         );
-        let cert = client_cert_from_der(&leaf.der).expect("parses");
+        let cert = client_cert_from_der(&leaf.chain()[0]).expect("parses");
         assert_eq!(cert.subject, r"CN=\ svc\+1\ ,OU=\#ops,O=Acme\, Inc.,C=DE");
         assert!(cert.dns_names.is_empty());
         assert_eq!(client_cert_from_der(b"not a certificate"), None);
