@@ -114,6 +114,10 @@ impl Answer {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// The authentication scheme `WWW-Authenticate` asks for (`Bearer`, `ApiKey`…).
+    pub fn challenge(&self) -> Option<&str> {
+        self.header("www-authenticate")?.split_whitespace().next()
+    }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }

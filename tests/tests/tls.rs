@@ -16,8 +16,7 @@ fn setup() -> Setup {
     let ca = Ca::new("specgate test CA");
     let server = ca.server("sidecar");
     let dir = TempDir::new("tls");
-    let cert = dir.write("server.crt", &server.cert_pem);
-    let key = dir.write("server.key", &server.key_pem);
+    let (cert, key) = dir.write_leaf("server", &server);
     let client_ca = dir.write("clients.crt", &ca.pem);
     let sidecar = start_with(
         SPEC,
@@ -126,8 +125,7 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     // fail and clients trusting the new one succeed.
     let next_ca = Ca::new("next CA");
     let next = next_ca.server("sidecar-next");
-    s.dir.write("server.crt", &next.cert_pem);
-    s.dir.write("server.key", &next.key_pem);
+    s.dir.write_leaf("server", &next);
     let _ = std::process::Command::new("kill")
         .args(["-HUP", &s.sidecar.child.id().to_string()])
         .status();
