@@ -624,11 +624,15 @@ async fn admit_and_forward<'e>(
     let response = match &shared.upstream {
         None => echo::answer(parts, &headers(), &bytes),
         Some(client) => {
-            let path_and_query = client.path_and_query(&parts.uri);
+            // The base path and the request's target, both valid, make a valid target; if they
+            // ever did not, the request is refused rather than sent somewhere else.
+            let Ok(uri) = Uri::try_from(client.path_and_query(&parts.uri)) else {
+                return Err(admitted.refuse(Denial::BadGateway));
+            };
             let make = || {
                 let mut request = Request::new(Full::new(bytes.clone()));
                 *request.method_mut() = parts.method.clone();
-                *request.uri_mut() = Uri::try_from(path_and_query.as_str()).unwrap_or_default();
+                *request.uri_mut() = uri.clone();
                 *request.headers_mut() = headers();
                 request
             };
