@@ -310,19 +310,94 @@ pub fn escape_pointer(segment: &str) -> String {
     }
 }
 
+/// Whether an escaped JSON-pointer segment names `key` (RFC 6901), without unescaping it into a new
+/// string: locating a finding compares a segment with many keys.
+pub fn pointer_segment_is(escaped: &str, key: &str) -> bool {
+    let mut key = key.bytes();
+    let mut escaped = escaped.bytes();
+    while let Some(b) = escaped.next() {
+        let unescaped = if b == b'~' {
+            match escaped.clone().next() {
+                Some(b'0') => {
+                    escaped.next();
+                    b'~'
+                }
+                Some(b'1') => {
+                    escaped.next();
+                    b'/'
+                }
+                _ => b'~',
+            }
+        } else {
+            b
+        };
+        if key.next() != Some(unescaped) {
+            return false;
+        }
+    }
+    key.next().is_none()
+}
+
 /// Unescapes one JSON-pointer segment (RFC 6901).
 pub fn unescape_pointer(segment: &str) -> String {
-    if segment.contains('~') {
-        segment.replace("~1", "/").replace("~0", "~")
-    } else {
-        segment.to_owned()
+    // One pass: `~01` is `~1`, not `/` (RFC 6901 §4), and two `replace` calls cost far more.
+    let mut out = String::with_capacity(segment.len());
+    let mut rest = segment;
+    while let Some(at) = rest.find('~') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        match rest.as_bytes().first() {
+            Some(b'0') => {
+                out.push('~');
+                rest = &rest[1..];
+            }
+            Some(b'1') => {
+                out.push('/');
+                rest = &rest[1..];
+            }
+            _ => out.push('~'),
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_segment_is_compared_as_if_unescaped() {
+        for (escaped, key) in [
+            ("", ""),
+            ("users", "users"),
+            ("~1users~1{id}", "/users/{id}"),
+            ("a~0b", "a~b"),
+            ("~01", "~1"),
+            ("~10", "/0"),
+            ("~", "~"),
+            ("~2", "~2"),
+            ("x~", "x~"),
+            ("é~1ß", "é/ß"),
+        ] {
+            assert_eq!(unescape_pointer(escaped), key);
+            assert!(pointer_segment_is(escaped, key), "{escaped} names {key}");
+        }
+        for (escaped, key) in [
+            ("users", "user"),
+            ("user", "users"),
+            ("~1", "~1"),
+            ("~0", "~0"),
+            ("a~1b", "a~b"),
+            ("", "a"),
+        ] {
+            assert!(
+                !pointer_segment_is(escaped, key),
+                "{escaped} does not name {key}"
+            );
+        }
+    }
 
     fn empty_plan() -> Plan {
         Plan {
