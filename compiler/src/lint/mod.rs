@@ -44,7 +44,7 @@ pub trait Rule: Sync {
     fn reads_schemas(&self) -> bool {
         false
     }
-    fn check(&self, cx: &LintContext, out: &mut Findings);
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>);
 }
 
 /// One finding: a rule, where, what, and which operations it affects.
@@ -64,30 +64,42 @@ pub struct Finding {
 
 /// Where rules put their findings.
 #[derive(Debug)]
-pub struct Findings {
+pub struct Findings<'s> {
     meta: RuleMeta,
     items: Vec<Finding>,
+    /// A rule reports in document order: each location is found from where the previous one was.
+    walker: crate::load::spans::Walker<'s>,
 }
 
-impl Findings {
+impl<'s> Findings<'s> {
+    fn new(meta: RuleMeta) -> Self {
+        Self {
+            meta,
+            items: Vec::new(),
+            walker: Default::default(),
+        }
+    }
+
     /// Reports `message` at `node`, affecting `operations`.
     pub fn report(
         &mut self,
-        node: &Node,
+        node: &Node<'s>,
         message: impl Into<String>,
         operations: Vec<String>,
     ) -> &mut Finding {
-        self.report_at(node.location(), message, operations)
+        let location = node.location_with(&mut self.walker, false);
+        self.report_at(location, message, operations)
     }
 
     /// Reports at a key (an unwanted key is best shown where it is written).
     pub fn report_key(
         &mut self,
-        node: &Node,
+        node: &Node<'s>,
         message: impl Into<String>,
         operations: Vec<String>,
     ) -> &mut Finding {
-        self.report_at(node.key_location(), message, operations)
+        let location = node.location_with(&mut self.walker, true);
+        self.report_at(location, message, operations)
     }
 
     fn report_at(
@@ -133,12 +145,12 @@ impl Rule for InternalError {
     fn meta(&self) -> RuleMeta {
         INTERNAL_ERROR
     }
-    fn check(&self, _: &LintContext, _: &mut Findings) {}
+    fn check<'s>(&self, _: &LintContext<'s>, _: &mut Findings<'s>) {}
 }
 
 /// Runs every enabled rule over the spec and returns the findings, sorted by file and position.
 pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
-    // Two threads (this machine class has two cores) take rules from one queue. Rules that read only
+    // Two threads (when there are two cores) take rules from one queue. Rules that read only
     // operations come first, so the second thread has work while this one collects the request
     // schemas and their merged keyword views, which the remaining rules share.
     let (mut queue, schema_rules): (Vec<(&dyn Rule, Severity)>, Vec<_>) = registry::RULES
@@ -156,17 +168,23 @@ pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
         }
         found
     };
-    let mut all = std::thread::scope(|scope| {
-        let other = scope.spawn(work);
-        // Backwards, so that a schema rule on the other thread, going forwards, meets this work
-        // halfway instead of waiting on the same cells.
-        for site in cx.request_schemas().iter().rev() {
-            site.merged(cx);
-        }
-        let mut mine = work();
-        mine.extend(other.join().unwrap_or_default());
-        mine
-    });
+    let second_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let mut all = if second_core {
+        std::thread::scope(|scope| {
+            let other = scope.spawn(work);
+            // Backwards, so that a schema rule on the other thread, going forwards, meets this work
+            // halfway instead of waiting on the same cells.
+            for site in cx.request_schemas().iter().rev() {
+                site.merged(cx);
+            }
+            let mut mine = work();
+            mine.extend(other.join().unwrap_or_default());
+            mine
+        })
+    } else {
+        // On one core (a CI container, `taskset`), a second thread would only take turns with this one.
+        work()
+    };
     let any_inline_ignore = cx
         .spec
         .files()
@@ -188,10 +206,7 @@ pub fn lint(cx: &LintContext, config: &Config) -> Vec<Finding> {
 /// One rule's findings at the configured severity; a rule that panics yields an internal error.
 fn run_rule(cx: &LintContext, rule: &dyn Rule, severity: Severity) -> Vec<Finding> {
     let meta = rule.meta();
-    let mut out = Findings {
-        meta,
-        items: Vec::new(),
-    };
+    let mut out = Findings::new(meta);
     match catch_unwind(AssertUnwindSafe(|| rule.check(cx, &mut out))) {
         Ok(()) => out
             .items
@@ -207,10 +222,7 @@ fn run_rule(cx: &LintContext, rule: &dyn Rule, severity: Severity) -> Vec<Findin
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown cause".into());
-            let mut out = Findings {
-                meta: INTERNAL_ERROR,
-                items: Vec::new(),
-            };
+            let mut out = Findings::new(INTERNAL_ERROR);
             out.report(
                 &cx.spec.root(),
                 format!(

@@ -95,7 +95,17 @@ impl SourceFile {
 
     /// Where the node at `pointer` starts (its key, for an object member, when `at_key`).
     pub fn locate(&self, pointer: &str, at_key: bool) -> Location {
-        let pos = spans::locate(&self.value, self.spans(), &self.keys, pointer, at_key);
+        self.locate_with(&mut spans::Walker::default(), pointer, at_key)
+    }
+
+    /// As [`Self::locate`], resuming from where `walker` walked last (see [`spans::Walker`]).
+    pub fn locate_with<'s>(
+        &'s self,
+        walker: &mut spans::Walker<'s>,
+        pointer: &str,
+        at_key: bool,
+    ) -> Location {
+        let pos = walker.locate(&self.value, self.spans(), &self.keys, pointer, at_key);
         Location {
             file: self.display.clone(),
             line: pos.line.max(1),
@@ -203,6 +213,10 @@ impl<'s> Node<'s> {
     }
     pub fn key_location(&self) -> Location {
         self.file.locate(&self.pointer, true)
+    }
+    /// As [`Self::location`] (or [`Self::key_location`]), resuming from where `walker` walked last.
+    pub fn location_with(&self, walker: &mut spans::Walker<'s>, at_key: bool) -> Location {
+        self.file.locate_with(walker, &self.pointer, at_key)
     }
     /// The node below this one at `segment` (unescaped): an object member or an array item.
     pub fn child(&self, segment: &str) -> Node<'s> {

@@ -115,11 +115,33 @@ pub struct KeyIndex {
 const INDEXED_FROM: usize = 32;
 
 impl KeyIndex {
-    fn position(&self, map: &serde_json::Map<String, Value>, key: &str) -> Option<usize> {
+    /// The position and value of the member an escaped pointer segment names.
+    fn member<'v>(
+        &self,
+        map: &'v serde_json::Map<String, Value>,
+        escaped: &str,
+    ) -> Option<(usize, &'v Value)> {
         use std::hash::BuildHasher;
+        let escaped_key = escaped.contains('~');
         if map.len() <= INDEXED_FROM {
-            return map.keys().position(|k| k == key);
+            return map
+                .iter()
+                .enumerate()
+                .find(|(_, (k, _))| {
+                    if escaped_key {
+                        specgate_plan::pointer_segment_is(escaped, k)
+                    } else {
+                        k.as_str() == escaped
+                    }
+                })
+                .map(|(i, (_, v))| (i, v));
         }
+        let key: std::borrow::Cow<str> = if escaped_key {
+            specgate_plan::unescape_pointer(escaped).into()
+        } else {
+            escaped.into()
+        };
+        let value = map.get(key.as_ref())?;
         let address = map as *const _ as usize;
         let mut by_object = self
             .by_object
@@ -131,7 +153,8 @@ impl KeyIndex {
                 .map(|(i, k)| (self.hasher.hash_one(k.as_str()), i))
                 .collect()
         });
-        index.get(&self.hasher.hash_one(key)).copied()
+        let position = index.get(&self.hasher.hash_one(key.as_ref())).copied()?;
+        Some((position, value))
     }
 }
 
@@ -144,36 +167,175 @@ pub fn locate(
     pointer: &str,
     at_key: bool,
 ) -> Pos {
-    let mut value = root_value;
-    let mut span = spans.root();
-    let mut pos = span.value;
-    if pointer.is_empty() {
-        return pos;
+    Walker::default().locate(root_value, spans, index, pointer, at_key)
+}
+
+/// Locates one pointer after another in the same file, each walk resuming where it parts from the
+/// previous one. Rules report in document order, so consecutive findings share most of their path
+/// (`/paths/~1v1~1accounts/post/requestBody/…/properties/`), and the shared part is walked once.
+#[derive(Debug, Default)]
+pub struct Walker<'v> {
+    root: Option<&'v Value>,
+    /// The pointer walked last.
+    pointer: String,
+    /// One step per segment of `pointer` that was found: where the segment ends in `pointer`, and
+    /// the node it leads to.
+    steps: Vec<Step<'v>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Step<'v> {
+    end: usize,
+    value: &'v Value,
+    span: &'v SpanNode,
+}
+
+impl<'v> Walker<'v> {
+    /// As [`locate`].
+    pub fn locate(
+        &mut self,
+        root_value: &'v Value,
+        spans: &'v Spans,
+        index: &KeyIndex,
+        pointer: &str,
+        at_key: bool,
+    ) -> Pos {
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return self.locate(root_value, spans, index, &format!("/{pointer}"), at_key);
+        }
+        if !self.root.is_some_and(|r| std::ptr::eq(r, root_value)) {
+            self.root = Some(root_value);
+            self.pointer.clear();
+            self.steps.clear();
+        }
+        // Keep the steps whose segments the new pointer repeats, each up to a segment boundary.
+        let shared = self
+            .pointer
+            .bytes()
+            .zip(pointer.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let kept = self
+            .steps
+            .iter()
+            .take_while(|step| {
+                step.end <= shared
+                    && (pointer.len() == step.end || pointer.as_bytes()[step.end] == b'/')
+            })
+            .count();
+        self.steps.truncate(kept);
+        let resumed_at = self.steps.last().map_or(0, |step| step.end);
+        let (mut value, mut span) = self
+            .steps
+            .last()
+            .map_or((root_value, spans.root()), |step| (step.value, step.span));
+        let mut end = resumed_at;
+        if end < pointer.len() {
+            for raw in pointer[end + 1..].split('/') {
+                let found = match value {
+                    Value::Object(map) => index.member(map, raw),
+                    Value::Array(items) => raw
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| items.get(i).map(|v| (i, v))),
+                    _ => None,
+                };
+                let Some((child_span, child)) =
+                    found.and_then(|(i, v)| spans.children(span).get(i).map(|s| (s, v)))
+                else {
+                    break;
+                };
+                end += 1 + raw.len();
+                value = child;
+                span = child_span;
+                self.steps.push(Step { end, value, span });
+            }
+        }
+        self.pointer.clear();
+        self.pointer.push_str(pointer);
+        match self.steps.last() {
+            Some(step) if at_key => step.span.key,
+            Some(step) => step.span.value,
+            None => spans.root().value,
+        }
     }
-    for raw in pointer.strip_prefix('/').unwrap_or(pointer).split('/') {
-        let segment: std::borrow::Cow<str> = if raw.contains('~') {
-            specgate_plan::unescape_pointer(raw).into()
-        } else {
-            raw.into()
-        };
-        let found = match value {
-            Value::Object(map) => index
-                .position(map, &segment)
-                .and_then(|i| map.get(segment.as_ref()).map(|v| (i, v))),
-            Value::Array(items) => segment
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| items.get(i).map(|v| (i, v))),
-            _ => None,
-        };
-        let Some((child_span, child)) =
-            found.and_then(|(i, v)| spans.children(span).get(i).map(|s| (s, v)))
-        else {
-            return pos;
-        };
-        value = child;
-        span = child_span;
-        pos = if at_key { span.key } else { span.value };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use crate::load::json;
+
+    /// Every pointer to a node of `value`, in document order.
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        out.push(at.clone());
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    pointers(v, format!("{at}/{}", specgate_plan::escape_pointer(k)), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    pointers(v, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
     }
-    pos
+
+    #[test]
+    fn a_walker_finds_what_a_fresh_walk_finds_in_any_order() {
+        let big: Vec<String> = (0..40)
+            .map(|i| format!("\"k{i}\": {{\"v\": [{i}]}}"))
+            .collect();
+        let text = format!(
+            "{{\n \"paths\": {{\"/a~b\": {{\"get\": {{\"x\": [1, {{\"y\": true}}]}}}}, \"/a\": {{\"\": 2}}}},\n \"big\": {{\n{}\n }},\n \"a\": {{\"ab\": 1, \"a\": {{\"b\": 2}}}}\n}}\n",
+            big.join(",\n")
+        );
+        let value =
+            json::parse(&text, &Limits::default()).unwrap_or_else(|e| panic!("{}", e.message));
+        let spans = json::spans(&text);
+        let index = KeyIndex::default();
+        let mut all = Vec::new();
+        pointers(&value, String::new(), &mut all);
+        // Pointers that lead nowhere, or part of the way.
+        all.extend(
+            [
+                "/nope",
+                "/paths/~1a~0b/get/x/7",
+                "/big/k3/w",
+                "/a/a/b/c",
+                "/big/k39/v/0/x",
+                "/a/a",
+                "/a/ab",
+                "/a/a",
+            ]
+            .map(String::from),
+        );
+        let forwards = all.clone();
+        let backwards: Vec<String> = all.iter().rev().cloned().collect();
+        let interleaved: Vec<String> = all
+            .iter()
+            .step_by(3)
+            .chain(all.iter().skip(1).step_by(2))
+            .cloned()
+            .collect();
+        for order in [forwards, backwards, interleaved] {
+            let mut walker = Walker::default();
+            for pointer in &order {
+                for at_key in [false, true] {
+                    assert_eq!(
+                        walker.locate(&value, &spans, &index, pointer, at_key),
+                        locate(&value, &spans, &index, pointer, at_key),
+                        "{pointer} (at_key: {at_key})"
+                    );
+                }
+            }
+        }
+        // The walks found real positions: the last key of the big object is on its own line.
+        let p = locate(&value, &spans, &index, "/big/k39", true);
+        assert_eq!((p.line, p.column), (43, 1));
+    }
 }

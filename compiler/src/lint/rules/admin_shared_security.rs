@@ -69,7 +69,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let ordinary: Vec<(&OperationView, Alternatives)> = cx
             .operations
             .iter()

@@ -44,7 +44,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (name, scheme, node) in schemes(cx) {
             let SchemeKind::ApiKey {
                 location: ApiKeyLocation::Query,

@@ -49,7 +49,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let document_sets = sets_max_body(&cx.spec.root());
         for (op, view) in cx.operations.iter().enumerate() {
             if view.plan.policy.deny

@@ -50,7 +50,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let root = cx.spec.root();
         let configured = writes_cors(&root)
             || cx

@@ -53,7 +53,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {
             for (parameter, name, location) in cx.named_parameters(op) {

@@ -46,7 +46,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for view in &cx.operations {
             let deprecated = view.node.value().get("deprecated") == Some(&Value::Bool(true));
             if !deprecated || view.plan.policy.deny {

@@ -53,7 +53,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (name, scheme, node) in schemes(cx) {
             let SchemeKind::Http { scheme: http } = &scheme.kind else {
                 continue;

@@ -48,7 +48,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         // Each holder of `servers`, with the operations whose effective servers it gives.
         let mut holders: Vec<(Node, Vec<String>)> = Vec::new();
         let root = cx.spec.root();

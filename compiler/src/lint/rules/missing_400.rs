@@ -44,7 +44,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (op, view) in cx.operations.iter().enumerate() {
             let has_input = !cx.parameters(op).is_empty() || cx.request_body(op).is_some();
             if view.plan.policy.deny

@@ -42,7 +42,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (op, view) in cx.operations.iter().enumerate() {
             if view.plan.policy.deny || cx.request_body(op).is_none() || cx.has_response(op, 413) {
                 continue;

@@ -55,7 +55,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let mut without_retry_after = Places::new();
         for (op, view) in cx.operations.iter().enumerate() {
             if view.plan.policy.deny {

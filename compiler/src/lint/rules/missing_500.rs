@@ -41,7 +41,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (op, view) in cx.operations.iter().enumerate() {
             if view.plan.policy.deny || cx.has_response(op, 500) {
                 continue;

@@ -49,7 +49,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for (op, view) in cx.operations.iter().enumerate() {
             let secured = view.plan.security.iter().any(|a| !a.is_empty());
             if view.plan.policy.deny || !secured {

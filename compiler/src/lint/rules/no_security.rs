@@ -42,7 +42,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let document_says = cx.spec.root().value().get("security").is_some();
         for view in &cx.operations {
             let operation_says = view.node.value().get("security").is_some();

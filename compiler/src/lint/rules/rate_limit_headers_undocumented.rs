@@ -52,7 +52,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let mut places = Places::new();
         for (op, view) in cx.operations.iter().enumerate() {
             let policy = &view.plan.policy;

@@ -47,7 +47,7 @@ impl Rule for Check {
         }
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for view in &cx.operations {
             let policy = &view.plan.policy;
             if policy.deny || !policy.rate_limits.is_empty() {

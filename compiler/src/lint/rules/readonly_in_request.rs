@@ -60,7 +60,7 @@ impl Rule for Check {
         true
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         // Properties are found through the schema that declares them: a property that is only a
         // `$ref` is not a site of its own, and each declaring schema is a site once.
         for site in cx.request_schemas() {

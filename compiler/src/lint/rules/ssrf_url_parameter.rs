@@ -63,7 +63,7 @@ impl Rule for Check {
         true
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let mut places = Places::new();
         for op in 0..cx.operations.len() {
             for (parameter, name, location) in cx.named_parameters(op) {
@@ -93,9 +93,9 @@ impl Rule for Check {
     }
 }
 
-fn report(
-    out: &mut Findings,
-    node: &crate::load::Node,
+fn report<'s>(
+    out: &mut Findings<'s>,
+    node: &crate::load::Node<'s>,
     what: &str,
     operations: Vec<String>,
     at_key: bool,

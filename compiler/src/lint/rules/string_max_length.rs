@@ -60,7 +60,7 @@ impl Rule for Check {
         true
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         for site in cx.request_schemas() {
             let Some(merged) = site.whole(cx) else {
                 continue;

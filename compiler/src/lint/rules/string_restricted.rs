@@ -49,7 +49,7 @@ impl Rule for Check {
         true
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         let parameter_values = parameter_value_schemas(cx);
         for site in cx.request_schemas() {
             if !parameter_values.contains(&(site.node.file_id, site.node.pointer.clone())) {

@@ -74,7 +74,7 @@ impl Rule for Check {
         true
     }
 
-    fn check(&self, cx: &LintContext, out: &mut Findings) {
+    fn check<'s>(&self, cx: &LintContext<'s>, out: &mut Findings<'s>) {
         // Each `format` is judged where it is written, `allOf` branches included.
         for site in cx.request_schemas() {
             let Some(format) = site.value().get("format").and_then(Value::as_str) else {
