@@ -10,6 +10,10 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 use specgate_compiler::{Limits, Spec, compile};
 
+// The allocator the `specgate` binary uses, so that these times are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The baseline: YAML events straight into a value, plain scalars typed by the YAML 1.2 core schema
 /// (as any correct parse into a `Value` must), with no positions, checks or limits.
 fn plain_parse(text: &str) -> Value {
