@@ -42,7 +42,6 @@ use serde_json::Value;
 
 use crate::diagnostic::Severity;
 use crate::lint::{Findings, LintContext, Rule, RuleMeta, labels};
-use crate::load::Node;
 
 pub struct Check;
 
@@ -67,30 +66,28 @@ impl Rule for Check {
             let Some(Value::Object(properties)) = site.value().get("properties") else {
                 continue;
             };
-            for name in properties.keys() {
-                let property = site.node.child("properties").child(name);
-                if !is_read_only(cx, &property) {
+            for (name, value) in properties {
+                let property = || site.node.child("properties").child(name);
+                // As the compiler reads `readOnly`: the property's own flag, else its `$ref` target's.
+                let read_only = match value.get("readOnly") {
+                    Some(flag) => flag == &Value::Bool(true),
+                    None if value.get("$ref").is_some() => {
+                        cx.deref(&property()).is_some_and(|target| {
+                            target.value().get("readOnly") == Some(&Value::Bool(true))
+                        })
+                    }
+                    None => false,
+                };
+                if !read_only {
                     continue;
                 }
                 out.report(
-                    &property,
+                    &property(),
                     format!("`{name}` is `readOnly` but part of a request schema: specgate refuses it at run time, yet clients and code generators may still send it"),
                     labels(cx, &site.operations),
                 )
                 .hint("split read and write models: give requests a schema without this property (and mark request-only fields `writeOnly`)");
             }
         }
-    }
-}
-
-/// The compiler's reading of `readOnly`: the property's own flag, else its `$ref` target's.
-fn is_read_only<'s>(cx: &LintContext<'s>, property: &Node<'s>) -> bool {
-    let value = property.value();
-    match value.get("readOnly") {
-        Some(flag) => flag == &Value::Bool(true),
-        None if value.get("$ref").is_some() => cx
-            .deref(property)
-            .is_some_and(|target| target.value().get("readOnly") == Some(&Value::Bool(true))),
-        None => false,
     }
 }

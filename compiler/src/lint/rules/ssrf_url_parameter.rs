@@ -72,7 +72,7 @@ impl Rule for Check {
                     .and_then(|s| s.value().as_object())
                     .map(Keywords::of)
                     .unwrap_or_default();
-                if takes_url(name, &schema) {
+                if takes_url(name, |k| schema.get(k)) {
                     let what = format!("{location} parameter `{name}`");
                     places.add(parameter.child("name"), op, || what);
                 }
@@ -85,7 +85,8 @@ impl Rule for Check {
             let Position::Property(name) = &site.position else {
                 continue;
             };
-            if takes_url(name, &Keywords::of(site.value())) {
+            let schema = site.value();
+            if takes_url(name, |k| schema.get(k)) {
                 let what = format!("request property `{name}`");
                 report(out, &site.node, &what, labels(cx, &site.operations), true);
             }
@@ -112,24 +113,36 @@ fn report<'s>(
 }
 
 /// Whether an input with this name and schema takes a URL (see the rule's documentation).
-fn takes_url(name: &str, schema: &Keywords) -> bool {
-    let string_or_untyped = match schema.get("type") {
+fn takes_url<'v>(name: &str, keyword: impl Fn(&str) -> Option<&'v Value>) -> bool {
+    let string_or_untyped = match keyword("type") {
         None => true,
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
         Some(_) => false,
     };
-    if !string_or_untyped || schema.contains_key("enum") || schema.contains_key("const") {
+    if !string_or_untyped || keyword("enum").is_some() || keyword("const").is_some() {
         return false;
     }
-    let url_format = schema
-        .get("format")
+    let url_format = keyword("format")
         .and_then(Value::as_str)
         .is_some_and(|f| URL_FORMATS.contains(&f));
     url_format || url_name(name)
 }
 
 fn url_name(name: &str) -> bool {
+    // The last word ends the name: an ASCII name that ends in none of them needs no splitting.
+    let tail = name.trim_end_matches(|c: char| !c.is_alphanumeric());
+    if name.is_ascii()
+        && ![
+            "url", "uri", "urls", "uris", "href", "callback", "webhook", "redirect", "to",
+        ]
+        .iter()
+        .any(|end| {
+            tail.len() >= end.len() && tail[tail.len() - end.len()..].eq_ignore_ascii_case(end)
+        })
+    {
+        return false;
+    }
     let words = words(name);
     let Some(last) = words.last() else {
         return false;
