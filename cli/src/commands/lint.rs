@@ -148,13 +148,18 @@ pub fn run(args: &LintArgs) -> Outcome {
         Some(FailOn::Error) => Severity::Error,
         None => fail_on_from_config.unwrap_or(Severity::Error),
     };
-    if failed {
+    let outcome = if failed {
         Outcome::Failure
     } else if all.iter().any(|f| f.severity >= threshold) {
         Outcome::Findings
     } else {
         Outcome::Success
-    }
+    };
+    // The process ends next, and the system takes the memory back at once: freeing a large spec's
+    // tree and its findings one node at a time costs about 4 ms of the 100 Stripe's spec takes.
+    std::mem::forget(loaded);
+    std::mem::forget(all);
+    outcome
 }
 
 /// The OpenAPI documents named by `paths`: files as given, folders searched, globs expanded.
@@ -235,19 +240,25 @@ fn is_openapi_document(path: &Path) -> bool {
         Some("json") => true,
         _ => return false,
     };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
     if json {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return false;
+        };
         return ["\"openapi\"", "\"swagger\""].iter().any(|key| {
             text.match_indices(key)
                 .any(|(i, k)| text[i + k.len()..].trim_start().starts_with(':'))
         });
     }
-    text.lines().any(|l| {
-        l.starts_with("openapi:")
-            || l.starts_with("swagger:")
-            || l.starts_with("\"openapi\":")
-            || l.starts_with("'openapi':")
-    })
+    // Line by line: the field is usually on the first line, and the loader reads the file anyway.
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    std::io::BufRead::lines(std::io::BufReader::new(file))
+        .map_while(Result::ok)
+        .any(|l| {
+            l.starts_with("openapi:")
+                || l.starts_with("swagger:")
+                || l.starts_with("\"openapi\":")
+                || l.starts_with("'openapi':")
+        })
 }
