@@ -313,53 +313,38 @@ pub fn escape_pointer(segment: &str) -> String {
 /// Whether an escaped JSON-pointer segment names `key` (RFC 6901), without unescaping it into a new
 /// string: locating a finding compares a segment with many keys.
 pub fn pointer_segment_is(escaped: &str, key: &str) -> bool {
-    let mut key = key.bytes();
-    let mut escaped = escaped.bytes();
-    while let Some(b) = escaped.next() {
-        let unescaped = if b == b'~' {
-            match escaped.clone().next() {
-                Some(b'0') => {
-                    escaped.next();
-                    b'~'
-                }
-                Some(b'1') => {
-                    escaped.next();
-                    b'/'
-                }
-                _ => b'~',
-            }
-        } else {
-            b
-        };
-        if key.next() != Some(unescaped) {
-            return false;
-        }
-    }
-    key.next().is_none()
+    unescaped(escaped).eq(key.chars())
 }
 
 /// Unescapes one JSON-pointer segment (RFC 6901).
 pub fn unescape_pointer(segment: &str) -> String {
-    // One pass: `~01` is `~1`, not `/` (RFC 6901 §4), and two `replace` calls cost far more.
-    let mut out = String::with_capacity(segment.len());
-    let mut rest = segment;
-    while let Some(at) = rest.find('~') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at + 1..];
-        match rest.as_bytes().first() {
-            Some(b'0') => {
-                out.push('~');
-                rest = &rest[1..];
-            }
-            Some(b'1') => {
-                out.push('/');
-                rest = &rest[1..];
-            }
-            _ => out.push('~'),
-        }
+    if segment.contains('~') {
+        let mut out = String::with_capacity(segment.len());
+        out.extend(unescaped(segment));
+        out
+    } else {
+        segment.to_owned()
     }
-    out.push_str(rest);
-    out
+}
+
+/// The characters of an escaped segment, unescaped in one pass, so that `~01` is `~1`, not `/`
+/// (RFC 6901 §4). A `~` followed by anything else stands for itself.
+fn unescaped(segment: &str) -> impl Iterator<Item = char> + '_ {
+    let mut chars = segment.chars().peekable();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        Some(match (c, chars.peek()) {
+            ('~', Some('0')) => {
+                chars.next();
+                '~'
+            }
+            ('~', Some('1')) => {
+                chars.next();
+                '/'
+            }
+            _ => c,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -224,12 +224,12 @@ impl<'v> Walker<'v> {
             })
             .count();
         self.steps.truncate(kept);
-        let resumed_at = self.steps.last().map_or(0, |step| step.end);
-        let (mut value, mut span) = self
+        let (mut end, mut value, mut span) = self
             .steps
             .last()
-            .map_or((root_value, spans.root()), |step| (step.value, step.span));
-        let mut end = resumed_at;
+            .map_or((0, root_value, spans.root()), |step| {
+                (step.end, step.value, step.span)
+            });
         if end < pointer.len() {
             for raw in pointer[end + 1..].split('/') {
                 let found = match value {
