@@ -129,17 +129,33 @@ fn takes_url<'v>(name: &str, keyword: impl Fn(&str) -> Option<&'v Value>) -> boo
     url_format || url_name(name)
 }
 
+/// Last words that name a URL on their own.
+const URL_WORDS: &[&str] = &[
+    "url", "uri", "urls", "uris", "href", "callback", "webhook", "redirect",
+];
+/// Last words that name one after `return` or `redirect` (`return_to`).
+const AFTER_RETURN: &str = "to";
+/// Single words that join two (`returnurl`, written without a case change or separator).
+const JOINED_WORDS: &[&str] = &[
+    "returnto",
+    "redirectto",
+    "returnurl",
+    "redirecturl",
+    "redirecturi",
+    "callbackurl",
+    "webhookurl",
+];
+
 fn url_name(name: &str) -> bool {
     // The last word ends the name: an ASCII name that ends in none of them needs no splitting.
     let tail = name.trim_end_matches(|c: char| !c.is_alphanumeric());
+    let ends_with = |end: &&str| {
+        tail.len() >= end.len() && tail[tail.len() - end.len()..].eq_ignore_ascii_case(end)
+    };
     if name.is_ascii()
-        && ![
-            "url", "uri", "urls", "uris", "href", "callback", "webhook", "redirect", "to",
-        ]
-        .iter()
-        .any(|end| {
-            tail.len() >= end.len() && tail[tail.len() - end.len()..].eq_ignore_ascii_case(end)
-        })
+        && !(URL_WORDS.iter().any(ends_with)
+            || ends_with(&AFTER_RETURN)
+            || JOINED_WORDS.iter().any(ends_with))
     {
         return false;
     }
@@ -149,18 +165,9 @@ fn url_name(name: &str) -> bool {
     };
     let previous = words.len().checked_sub(2).map(|i| words[i].as_str());
     match last.as_str() {
-        "url" | "uri" | "urls" | "uris" | "href" | "callback" | "webhook" | "redirect" => true,
-        "to" => matches!(previous, Some("return" | "redirect")),
-        joined => matches!(
-            joined,
-            "returnto"
-                | "redirectto"
-                | "returnurl"
-                | "redirecturl"
-                | "redirecturi"
-                | "callbackurl"
-                | "webhookurl"
-        ),
+        word if URL_WORDS.contains(&word) || JOINED_WORDS.contains(&word) => true,
+        AFTER_RETURN => matches!(previous, Some("return" | "redirect")),
+        _ => false,
     }
 }
 
