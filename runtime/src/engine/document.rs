@@ -150,7 +150,12 @@ impl<'t> Document<'t> {
         max_depth: u32,
         reject_duplicates: bool,
     ) -> Result<Self, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(text);
+        // JSON text is UTF-8 (RFC 8259 §8.1). Checked once for the whole body, it is not checked
+        // again for each string as reading bytes would: that was a fifth of the parse.
+        let text = std::str::from_utf8(text).map_err(|e| {
+            de::Error::custom(format_args!("invalid UTF-8 at byte {}", e.valid_up_to()))
+        })?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let max_depth = max_depth.min(specgate_plan::json::DEPTH_CEILING);
         let scratch = Scratch::default();
         let document = Reader {
@@ -481,6 +486,16 @@ mod tests {
             parse(r#"{"a\u0062": 1, "ab": 2}"#).is_err(),
             "escapes are decoded first"
         );
+    }
+
+    #[test]
+    fn text_must_be_utf8_inside_strings_and_out() {
+        let document = Document::parse("{\"name\": \"Zoë 🚀\"}".as_bytes(), 8, true).unwrap();
+        assert_eq!(document.to_value(), json!({"name": "Zoë 🚀"}));
+        for text in [&b"{\"name\": \"Zo\xeb\"}"[..], b"{\"a\": 1}\xff", b"\xc3"] {
+            let e = Document::parse(text, 8, true).unwrap_err().to_string();
+            assert!(e.starts_with("invalid UTF-8 at byte"), "{e}");
+        }
     }
 
     #[test]
