@@ -17,7 +17,7 @@ pub enum LogFormat {
 pub struct Entry {
     time: f64,
     request_id: String,
-    client: String,
+    client: IpAddr,
     method: String,
     path: String,
     protocol: &'static str,
@@ -43,7 +43,7 @@ impl Entry {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             request_id: request_id.to_owned(),
-            client: client.to_string(),
+            client,
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
             protocol: match parts.version {
@@ -113,13 +113,12 @@ impl Entry {
 }
 
 /// Writes access-log lines to standard output from a thread of its own, so that requests never wait
-/// on the pipe: lines are handed over through a bounded queue and written in batches, every
-/// [`BATCH_INTERVAL`] at most. When the queue is full (stdout blocked), lines are dropped and
-/// counted rather than stalling the proxy.
+/// on the pipe, nor on making the line: entries are handed over through a bounded queue, then
+/// formatted and written in batches, every [`BATCH_INTERVAL`] at most. When the queue is full
+/// (stdout blocked), entries are dropped and counted rather than stalling the proxy.
 #[derive(Debug)]
 pub struct Writer {
-    format: LogFormat,
-    queue: std::sync::mpsc::SyncSender<String>,
+    queue: std::sync::mpsc::SyncSender<Entry>,
     dropped: std::sync::atomic::AtomicU64,
 }
 
@@ -131,16 +130,16 @@ const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10)
 
 impl Writer {
     pub fn spawn(format: LogFormat) -> Self {
-        let (queue, lines) = std::sync::mpsc::sync_channel::<String>(QUEUE);
+        let (queue, entries) = std::sync::mpsc::sync_channel::<Entry>(QUEUE);
         std::thread::Builder::new()
             .name("specgate-access-log".into())
             .spawn(move || {
                 let stdout = std::io::stdout();
                 let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-                while let Ok(line) = lines.recv() {
-                    let _ = out.write_all(line.as_bytes());
-                    while let Ok(line) = lines.try_recv() {
-                        let _ = out.write_all(line.as_bytes());
+                while let Ok(entry) = entries.recv() {
+                    let _ = write_line(&mut out, format, &entry);
+                    while let Ok(entry) = entries.try_recv() {
+                        let _ = write_line(&mut out, format, &entry);
                     }
                     let _ = out.flush();
                     // Let lines gather: a writer that wakes for every line costs the proxy a
@@ -150,19 +149,13 @@ impl Writer {
             })
             .ok();
         Self {
-            format,
             queue,
             dropped: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    pub fn write(&self, entry: &Entry) {
-        let mut line = match self.format {
-            LogFormat::Json => serde_json::to_string(&Line::from(entry)).unwrap_or_default(),
-            LogFormat::Text => text(entry),
-        };
-        line.push('\n');
-        if self.queue.try_send(line).is_err() {
+    pub fn write(&self, entry: Entry) {
+        if self.queue.try_send(entry).is_err() {
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -174,12 +167,25 @@ impl Writer {
     }
 }
 
+/// Writes one entry as a line.
+fn write_line(
+    out: &mut impl std::io::Write,
+    format: LogFormat,
+    entry: &Entry,
+) -> std::io::Result<()> {
+    match format {
+        LogFormat::Json => serde_json::to_writer(&mut *out, &Line::from(entry))?,
+        LogFormat::Text => out.write_all(text(entry).as_bytes())?,
+    }
+    out.write_all(b"\n")
+}
+
 /// One JSON access-log line, serialized straight from the entry's fields.
 #[derive(serde::Serialize)]
 struct Line<'a> {
     time: f64,
     request_id: &'a str,
-    client: &'a str,
+    client: IpAddr,
     method: &'a str,
     path: &'a str,
     protocol: &'static str,
@@ -200,7 +206,7 @@ impl<'a> From<&'a Entry> for Line<'a> {
         Self {
             time: e.time,
             request_id: &e.request_id,
-            client: &e.client,
+            client: e.client,
             method: &e.method,
             path: &e.path,
             protocol: e.protocol,
