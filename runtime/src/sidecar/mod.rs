@@ -15,7 +15,7 @@ pub mod tls;
 mod upstream;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -272,11 +272,7 @@ impl Sidecar {
             let tls = self.tls.as_ref().map(|tls| tls.acceptor());
             tokio::spawn(async move {
                 let Some(tls) = tls else {
-                    let peer = Arc::new(Peer {
-                        address: peer,
-                        tls: false,
-                        client_cert: None,
-                    });
+                    let peer = Arc::new(Peer::new(peer, false, None));
                     let connection = builder.serve_connection_with_upgrades(
                         TokioIo::new(stream),
                         service(shared, peer),
@@ -292,11 +288,11 @@ impl Sidecar {
                     return;
                 };
                 let (_, session) = stream.get_ref();
-                let peer = Arc::new(Peer {
-                    address: peer,
-                    tls: true,
-                    client_cert: tls::client_cert(session).map(Arc::new),
-                });
+                let peer = Arc::new(Peer::new(
+                    peer,
+                    true,
+                    tls::client_cert(session).map(Arc::new),
+                ));
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service(shared, peer));
                 let _ = watcher.watch(connection.into_owned()).await;
@@ -369,8 +365,41 @@ impl Loaded {
 #[derive(Debug)]
 struct Peer {
     address: SocketAddr,
+    /// The address as an `X-Forwarded-For` value, made once for all the connection's requests.
+    address_header: HeaderValue,
     tls: bool,
     client_cert: Option<Arc<crate::engine::ClientCert>>,
+    /// The upstream connection of this client connection, kept while it lasts.
+    upstream: upstream::OwnConnection,
+}
+
+impl Peer {
+    fn new(
+        address: SocketAddr,
+        tls: bool,
+        client_cert: Option<Arc<crate::engine::ClientCert>>,
+    ) -> Self {
+        Self {
+            address,
+            address_header: ip_header(address.ip()),
+            tls,
+            client_cert,
+            upstream: upstream::OwnConnection::default(),
+        }
+    }
+
+    /// The `X-Forwarded-For` value for a request from `client_ip`.
+    fn forwarded_for(&self, client_ip: IpAddr) -> HeaderValue {
+        if client_ip == self.address.ip() {
+            self.address_header.clone()
+        } else {
+            ip_header(client_ip)
+        }
+    }
+}
+
+fn ip_header(ip: IpAddr) -> HeaderValue {
+    HeaderValue::try_from(ip.to_string()).unwrap_or_else(|_| unreachable!("an IP address is ASCII"))
 }
 
 fn service(
@@ -382,13 +411,10 @@ fn service(
     Error = Infallible,
     Future = impl std::future::Future<Output = Result<Response<Body>, Infallible>> + Send,
 > + Clone {
-    // The upstream connection of this client connection, kept while it lasts.
-    let own = Arc::new(upstream::OwnConnection::default());
     hyper::service::service_fn(move |request| {
         let shared = shared.clone();
         let peer = peer.clone();
-        let own = own.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, request, &peer, &own).await) }
+        async move { Ok::<_, Infallible>(handle(&shared, request, &peer).await) }
     })
 }
 
@@ -414,12 +440,7 @@ impl Reloader {
 }
 
 /// One request, from head to answer, with its access-log line.
-async fn handle(
-    shared: &Shared,
-    request: Request<Incoming>,
-    peer: &Peer,
-    own: &upstream::OwnConnection,
-) -> Response<Body> {
+async fn handle(shared: &Shared, request: Request<Incoming>, peer: &Peer) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(request.headers());
     let (parts, body) = request.into_parts();
@@ -452,7 +473,7 @@ async fn handle(
         &request_id,
         &mut entry,
         &mut extra_headers,
-        own,
+        peer,
     )
     .await
     {
@@ -500,7 +521,7 @@ async fn handle(
         started.elapsed(),
     );
     entry.record(&shared.metrics);
-    shared.log.write(&entry);
+    shared.log.write(entry);
     response
 }
 
@@ -518,7 +539,7 @@ async fn admit_and_forward<'e>(
     request_id: &str,
     entry: &mut log::Entry,
     extra_headers: &mut Vec<(&'static str, String)>,
-    own: &upstream::OwnConnection,
+    peer: &Peer,
 ) -> Result<Forwarded<'e>, Refusal<'e>> {
     let engine = &*loaded.engine;
     let defaults = &engine.plan().defaults;
@@ -611,10 +632,12 @@ async fn admit_and_forward<'e>(
 
     let cors = admitted.guards.cors.as_ref();
     let identity = admitted.identity.as_ref();
+    let forwarded_for = peer.forwarded_for(connection.client_ip);
     let headers = || {
         upstream_headers(
             parts,
-            connection,
+            &forwarded_for,
+            connection.tls,
             request_id,
             policy,
             engine.authenticator().forwarded_header_names(),
@@ -638,7 +661,12 @@ async fn admit_and_forward<'e>(
             };
             let one_at_a_time = parts.version < http::Version::HTTP_2;
             match client
-                .send(own, one_at_a_time, parts.method.is_idempotent(), make)
+                .send(
+                    &peer.upstream,
+                    one_at_a_time,
+                    parts.method.is_idempotent(),
+                    make,
+                )
                 .await
             {
                 Ok(response) => response.map(|b| b.boxed()),
@@ -668,6 +696,11 @@ fn empty() -> Body {
 
 /// Removes hop-by-hop headers, and those the `Connection` header names, from an answer.
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Answers seldom carry any: one look at the few names there are spares a hashed removal of
+    // each hop-by-hop name.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -703,7 +736,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// identity headers, which only specgate sets; then the forwarding headers and the identity's.
 fn upstream_headers(
     parts: &http::request::Parts,
-    connection: &Connection,
+    forwarded_for: &HeaderValue,
+    tls: bool,
     request_id: &str,
     policy: &Policy,
     identity_names: &[HeaderName],
@@ -744,12 +778,10 @@ fn upstream_headers(
         }
     }
     // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
-    if let Ok(v) = HeaderValue::from_str(&connection.client_ip.to_string()) {
-        headers.insert(X_FORWARDED_FOR, v);
-    }
+    headers.insert(X_FORWARDED_FOR, forwarded_for.clone());
     headers.insert(
         X_FORWARDED_PROTO,
-        HeaderValue::from_static(if connection.tls { "https" } else { "http" }),
+        HeaderValue::from_static(if tls { "https" } else { "http" }),
     );
     let host = incoming.get(header::HOST).cloned().or_else(|| {
         parts
@@ -790,7 +822,13 @@ fn request_id(headers: &HeaderMap) -> String {
     hasher.write_u64(n);
     let high = hasher.finish();
     hasher.write_u64(high);
-    format!("{:016x}{:016x}", high, hasher.finish())
+    let mut id = String::with_capacity(32);
+    for half in [high, hasher.finish()] {
+        id.extend((0..16).rev().map(|nibble| {
+            char::from_digit(((half >> (nibble * 4)) & 0xf) as u32, 16).unwrap_or('0')
+        }));
+    }
+    id
 }
 
 fn response_length(response: &Response<Body>) -> Option<u64> {
@@ -810,6 +848,10 @@ mod tests {
         headers.insert("x-request-id", HeaderValue::from_static("bad id <script>"));
         let made = request_id(&headers);
         assert_eq!(made.len(), 32);
+        assert!(
+            made.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            "{made}"
+        );
         assert_ne!(made, request_id(&HeaderMap::new()));
     }
 
@@ -832,11 +874,14 @@ mod tests {
         let (parts, ()) = request.into_parts();
         let mut policy = Policy::default();
         policy.request_headers.remove = vec!["X-Internal".parse().unwrap()];
-        let connection = Connection::plain(std::net::Ipv4Addr::new(10, 0, 0, 7).into());
+        // The peer is a trusted proxy that forwarded for 10.0.0.7.
+        let peer = Peer::new("10.0.0.1:4000".parse().unwrap(), false, None);
+        let client_ip = std::net::Ipv4Addr::new(10, 0, 0, 7).into();
         let identity_name = HeaderName::from_static("x-user");
         let headers = upstream_headers(
             &parts,
-            &connection,
+            &peer.forwarded_for(client_ip),
+            false,
             "r-1",
             &policy,
             std::slice::from_ref(&identity_name),
@@ -859,6 +904,14 @@ mod tests {
         for gone in ["connection", "x-secret", "x-internal", "forwarded"] {
             assert!(all(gone).is_empty(), "{gone}");
         }
+    }
+
+    #[test]
+    fn forwarded_for_names_the_client_whether_or_not_it_is_the_peer() {
+        let peer = Peer::new("[2001:db8::1]:4000".parse().unwrap(), true, None);
+        assert_eq!(peer.forwarded_for(peer.address.ip()), "2001:db8::1");
+        let behind = std::net::Ipv4Addr::new(192, 0, 2, 7).into();
+        assert_eq!(peer.forwarded_for(behind), "192.0.2.7");
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl UpstreamClient {
     /// The path and query the upstream gets for a request's: the base path, then the request's.
     pub fn path_and_query(&self, uri: &Uri) -> String {
         let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-        format!("{}{path_and_query}", self.base_path)
+        [self.base_path.as_str(), path_and_query].concat()
     }
 
     /// Sends the request `make` builds (its URI a path and query) through `own` when it is free,
