@@ -1,5 +1,7 @@
 //! Response headers for a verdict: IETF `RateLimit-Policy` / `RateLimit`, `X-RateLimit-*`, `Retry-After`.
 
+use std::fmt::Write as _;
+
 use crate::verdict::{LimitState, Verdict};
 
 /// The rate-limit response headers for `verdict`, as (lowercase name, value) pairs ready for
@@ -33,29 +35,27 @@ pub fn headers(verdict: &Verdict, hide: bool) -> Vec<(&'static str, String)> {
     };
     let mut out = Vec::with_capacity(6);
     if !hide && let Some(tightest) = tightest(limits) {
-        let policy: Vec<String> = limits
-            .iter()
-            .map(|l| {
-                let mut item =
-                    format!("{};q={};w={}", sf_string(&l.name), l.limit, l.window_secs());
-                if let Some(burst) = l.burst {
-                    item.push_str(&format!(";specgate-burst={burst}"));
-                }
-                item
-            })
-            .collect();
-        let state: Vec<String> = limits
-            .iter()
-            .map(|l| {
-                let mut item = format!("{};r={}", sf_string(&l.name), l.remaining);
-                if !l.reset.is_zero() {
-                    item.push_str(&format!(";t={}", l.reset_secs()));
-                }
-                item
-            })
-            .collect();
-        out.push(("ratelimit-policy", policy.join(", ")));
-        out.push(("ratelimit", state.join(", ")));
+        // Written in place, one string per header: this runs on every rate-limited request.
+        let mut policy = String::with_capacity(32 * limits.len());
+        let mut state = String::with_capacity(32 * limits.len());
+        for (i, l) in limits.iter().enumerate() {
+            if i > 0 {
+                policy.push_str(", ");
+                state.push_str(", ");
+            }
+            push_sf_string(&mut policy, &l.name);
+            let _ = write!(policy, ";q={};w={}", l.limit, l.window_secs());
+            if let Some(burst) = l.burst {
+                let _ = write!(policy, ";specgate-burst={burst}");
+            }
+            push_sf_string(&mut state, &l.name);
+            let _ = write!(state, ";r={}", l.remaining);
+            if !l.reset.is_zero() {
+                let _ = write!(state, ";t={}", l.reset_secs());
+            }
+        }
+        out.push(("ratelimit-policy", policy));
+        out.push(("ratelimit", state));
         out.push(("x-ratelimit-limit", tightest.limit.to_string()));
         out.push(("x-ratelimit-remaining", tightest.remaining.to_string()));
         out.push(("x-ratelimit-reset", tightest.reset_secs().to_string()));
@@ -75,8 +75,7 @@ fn tightest(limits: &[LimitState]) -> Option<&LimitState> {
 }
 
 /// A structured-field string: printable ASCII, `"` and `\` escaped, anything else replaced by `?`.
-fn sf_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+fn push_sf_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -89,7 +88,6 @@ fn sf_string(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]
