@@ -822,11 +822,14 @@ fn request_id(headers: &HeaderMap) -> String {
     hasher.write_u64(n);
     let high = hasher.finish();
     hasher.write_u64(high);
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(32);
     for half in [high, hasher.finish()] {
-        id.extend((0..16).rev().map(|nibble| {
-            char::from_digit(((half >> (nibble * 4)) & 0xf) as u32, 16).unwrap_or('0')
-        }));
+        id.extend(
+            (0..16)
+                .rev()
+                .map(|nibble| char::from(DIGITS[(half >> (nibble * 4)) as usize & 0xf])),
+        );
     }
     id
 }
