@@ -51,11 +51,10 @@ def load_section(results, facts):
     if not raw:
         return None, {}
     runs = {}
-    for round_, conc, target, fields, proxy, upstream, redis, wrk_cpu, *split in raw:
+    for round_, conc, target, fields, proxy_user, proxy_sys, upstream, redis, wrk_cpu in raw:
         v = {k: int(x) for k, x in (kv.split("=") for kv in fields.split())}
-        v.update(proxy=int(proxy), upstream=int(upstream), redis=int(redis), wrk_cpu=float(wrk_cpu or 0))
-        # User and system time of the proxy apart (absent from results of older versions).
-        v["proxy_user"], v["proxy_sys"] = (int(x) for x in split) if len(split) == 2 else (0, 0)
+        v.update(proxy_user=int(proxy_user), proxy_sys=int(proxy_sys), upstream=int(upstream),
+                 redis=int(redis), wrk_cpu=float(wrk_cpu or 0))
         v["rps"] = v["requests"] / v["duration_us"] * 1e6
         v["errors"] = sum(v[k] for k in ("connect", "read", "write", "status", "timeout"))
         runs.setdefault((int(conc), target), []).append(v)
@@ -68,14 +67,13 @@ def load_section(results, facts):
             return None
         requests = sum(r["requests"] for r in rs)
         seconds = sum(r["duration_us"] for r in rs) / 1e6
-        proxy = sum(r["proxy"] for r in rs) / TICK
-        upstream = sum(r["upstream"] for r in rs) / TICK
-        redis = sum(r["redis"] for r in rs) / TICK
         user = sum(r["proxy_user"] for r in rs) / TICK
         system = sum(r["proxy_sys"] for r in rs) / TICK
-        if target == "upstream":
+        proxy = user + system
+        upstream = sum(r["upstream"] for r in rs) / TICK
+        redis = sum(r["redis"] for r in rs) / TICK
+        if target == "upstream":  # no proxy: the upstream's own CPU stands in the proxy's column
             proxy, upstream = upstream, 0.0
-            user = system = 0.0
         return {
             "rps": statistics.median(r["rps"] for r in rs),
             "rps_min": min(r["rps"] for r in rs),
@@ -138,28 +136,27 @@ def load_section(results, facts):
             header += ["p50 − (1)", "p50 − (2)"]
         out.append(table(header, body))
         out.append("")
-    if any(x and x["user_us"] for s in stats.values() for x in s.values()):
-        out.append("### Where a proxy's CPU goes, per request")
-        body = []
-        for t, name in TARGETS.items():
-            if t == "upstream":
-                continue
-            row = [name]
-            for conc in conns:
-                x = stats[conc].get(t)
-                row += [f"{x['user_us']:.1f} µs", f"{x['sys_us']:.1f} µs"] if x else ["—", "—"]
-            body.append(row)
-        header = ["proxy"]
+    out.append("### Where a proxy's CPU goes, per request")
+    body = []
+    for t, name in TARGETS.items():
+        if t == "upstream":
+            continue
+        row = [name]
         for conc in conns:
-            header += [f"user, c={conc}", f"kernel, c={conc}"]
-        out.append(table(header, body))
-        out.append("")
-        out.append(
-            "User time is the proxy's own code (HTTP on both sides, and for specgate the policy); kernel "
-            "time is mostly loopback TCP, which costs every proxy alike. A proxy that does the same "
-            "socket work as nginx can only match nginx's requests/s if its user time per request does "
-            "too.")
-        out.append("")
+            x = stats[conc].get(t)
+            row += [f"{x['user_us']:.1f} µs", f"{x['sys_us']:.1f} µs"] if x else ["—", "—"]
+        body.append(row)
+    header = ["proxy"]
+    for conc in conns:
+        header += [f"user, c={conc}", f"kernel, c={conc}"]
+    out.append(table(header, body))
+    out.append("")
+    out.append(
+        "User time is the proxy's own code (HTTP on both sides, and for specgate the policy); kernel "
+        "time is mostly loopback TCP, which costs every proxy alike. A proxy that does the same "
+        "socket work as nginx can only match nginx's requests/s if its user time per request does "
+        "too.")
+    out.append("")
     redis_rss = rss.get("redis", [0, 0, 0])[2]
     notes = [
         f"- Each cell is the median over {max(x['rounds'] for x in stats[conns[0]].values() if x)} "
