@@ -444,6 +444,43 @@ fn reload_under_a_stream_of_requests(name: &str, extra: &[&str]) {
 }
 
 #[test]
+fn a_sighup_as_soon_as_the_sidecar_is_ready_reloads_rather_than_stops_it() {
+    // Before the fix, the handler was installed by a task that had not always run yet when the
+    // sidecar said it was listening (more often with several sidecars starting at once, as here):
+    // SIGHUP's default action then ended the process.
+    let starts: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..10 {
+                    let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+                    let _ = Command::new("kill")
+                        .args(["-HUP", &sidecar.child.id().to_string()])
+                        .status();
+                    let reloaded = (0..100).any(|_| {
+                        std::thread::sleep(Duration::from_millis(20));
+                        sidecar
+                            .stderr
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .any(|line| line.starts_with("specgate reloaded"))
+                    });
+                    assert!(
+                        reloaded,
+                        "the sidecar reloads rather than stops: {:?}",
+                        sidecar.child.try_wait()
+                    );
+                    assert_eq!(send(&sidecar, "GET", "/notes/7", &[], b"").status, 200);
+                }
+            })
+        })
+        .collect();
+    for start in starts {
+        start.join().expect("every sidecar survived its SIGHUP");
+    }
+}
+
+#[test]
 fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
     let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
     let mut stream = TcpStream::connect(&sidecar.address).unwrap();

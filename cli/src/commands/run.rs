@@ -150,6 +150,10 @@ pub fn run(args: &RunArgs) -> Outcome {
                 }
             }
         }
+        // Both signals are listened for before the sidecar says it is ready: until a handler is
+        // installed, SIGHUP's default action ends the process (a configuration tool asking for a
+        // reload as the sidecar starts would stop it), and SIGTERM's skips the graceful shutdown.
+        let shutdown = shutdown_signal();
         tokio::spawn(reload_when_asked(
             sidecar.reloader(),
             source.to_path_buf(),
@@ -157,6 +161,8 @@ pub fn run(args: &RunArgs) -> Outcome {
             args.base_path.clone(),
             args.watch,
             tls.clone(),
+            #[cfg(unix)]
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
         ));
         let address = sidecar
             .local_addr()
@@ -168,7 +174,7 @@ pub fn run(args: &RunArgs) -> Outcome {
             "specgate listening on {scheme}://{address} ({operations} operations from {})",
             source.display()
         );
-        sidecar.run(shutdown_signal()).await;
+        sidecar.run(shutdown).await;
         eprintln!("specgate stopped");
         Outcome::Success
     })
@@ -183,11 +189,10 @@ async fn reload_when_asked(
     base_path: Option<String>,
     watch: bool,
     tls: Option<Arc<Tls>>,
+    #[cfg(unix)] mut hangup: Option<tokio::signal::unix::Signal>,
 ) {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut last = modified(&source);
-    #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         #[cfg(unix)]
@@ -260,24 +265,33 @@ async fn reload_when_asked(
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM, listened for from the call on (not from the first poll).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        [SignalKind::interrupt(), SignalKind::terminate()].map(|kind| signal(kind).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let [interrupt, terminate] = signals;
+            let received = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => {},
+                () = received(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
