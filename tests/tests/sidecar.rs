@@ -88,6 +88,43 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
         400,
         "encoded dot segments too"
     );
+    let host = "api.petstore.example.com";
+    assert_eq!(
+        send(
+            &sidecar,
+            "GET",
+            "/v1/pets?limit=1",
+            &[("Host", host), ("Host", "evil.example")],
+            b""
+        )
+        .status,
+        400,
+        "two Host headers are refused"
+    );
+    assert_eq!(
+        send(
+            &sidecar,
+            "GET",
+            "http://evil.example/v1/pets?limit=1",
+            &[("Host", host)],
+            b""
+        )
+        .status,
+        400,
+        "so is an absolute target naming another host than Host"
+    );
+    assert_eq!(
+        send(
+            &sidecar,
+            "GET",
+            &format!("http://{host}/v1/pets?limit=1"),
+            &[("Host", host)],
+            b""
+        )
+        .status,
+        200,
+        "an absolute target naming the Host is served"
+    );
     let answer = send(&sidecar, "PATCH", "/v1/pets", &[], b"");
     assert_eq!(answer.status, 405);
     let allow = answer.header("allow").unwrap_or_default();

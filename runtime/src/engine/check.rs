@@ -163,16 +163,9 @@ impl Engine {
     ) -> Result<Verdict<'e, 'r>, Refusal<'e>> {
         let path = head.uri.path();
         // An upstream that resolves `.` and `..` would serve another route than the one checked here;
-        // with two Host headers, the upstream could pick another host than the one checked
-        // (RFC 9112 §3.2: such a request is a 400).
-        if has_dot_segment(path)
-            || head
-                .headers
-                .get_all(http::header::HOST)
-                .iter()
-                .nth(1)
-                .is_some()
-        {
+        // with two Host headers, or a target naming another authority than Host, the upstream could
+        // pick another host than the one checked (RFC 9112 §3.2: such a request is a 400).
+        if has_dot_segment(path) || !one_authority(head) {
             return Err(self.refuse_unrouted(Denial::BadRequest));
         }
         let Some(method) = method_of(&head.method) else {
@@ -859,6 +852,24 @@ fn method_of(method: &http::Method) -> Option<HttpMethod> {
 }
 
 /// Whether a path has a `.` or `..` segment, written plainly or percent-encoded.
+/// Whether the request names one authority: at most one Host header, and when the target has an
+/// authority too (HTTP/1.1's absolute form, HTTP/2's `:authority`), the same one. RFC 9112 §3.2.2
+/// has a server ignore Host for an absolute-form target, and an upstream that reads Host would then
+/// serve another host than the one checked; RFC 9113 §8.3.1 calls such an HTTP/2 request malformed.
+fn one_authority(head: &Parts) -> bool {
+    let mut hosts = head.headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return false;
+    }
+    match (head.uri.authority(), host) {
+        (Some(target), Some(host)) => host
+            .as_bytes()
+            .eq_ignore_ascii_case(target.as_str().as_bytes()),
+        _ => true,
+    }
+}
+
 fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|segment| {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
@@ -923,6 +934,36 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_names_one_authority_or_is_refused() {
+        let head = |target: &str, hosts: &[&str]| {
+            let mut request = http::Request::builder().uri(target);
+            for host in hosts {
+                request = request.header(http::header::HOST, *host);
+            }
+            request.body(()).unwrap().into_parts().0
+        };
+        assert!(one_authority(&head("/pets", &["api.example.com"])));
+        assert!(one_authority(&head("/pets", &[])));
+        assert!(one_authority(&head("http://api.example.com/pets", &[])));
+        assert!(one_authority(&head(
+            "http://API.example.com:8080/pets",
+            &["api.example.com:8080"]
+        )));
+        assert!(!one_authority(&head(
+            "/pets",
+            &["api.example.com", "evil.example"]
+        )));
+        assert!(!one_authority(&head(
+            "http://evil.example/pets",
+            &["api.example.com"]
+        )));
+        assert!(!one_authority(&head(
+            "http://api.example.com:8443/pets",
+            &["api.example.com"]
+        )));
+    }
 
     #[test]
     fn dot_segments_are_found_however_written() {
