@@ -178,6 +178,9 @@ pub struct RunArgs {
     /// Time in-flight requests have to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SPECGATE_SHUTDOWN_GRACE", default_value = "10s")]
     pub shutdown_grace: specgate_plan::units::Duration,
+    /// Client connections served at once; more wait in the listen queue until one closes.
+    #[arg(long, env = "SPECGATE_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Threads that serve requests (default: the CPUs the process may run on). With one, the
     /// sidecar runs on a single-threaded runtime, which costs a third less CPU per request.
     #[arg(long, env = "SPECGATE_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]

@@ -34,7 +34,26 @@ pub fn start(spec: &str, upstream: &str) -> Sidecar {
 
 /// Starts `specgate run` on a free port (and `extra` flags), reading its addresses from standard error.
 pub fn start_with(spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
-    let mut child = Command::new(specgate())
+    spawn(Command::new(specgate()), spec, upstream, extra)
+}
+
+/// As [`start_with`], with at most `open_files` file descriptors (`ulimit -n`, through `sh`).
+pub fn start_with_open_files(
+    spec: &str,
+    upstream: &str,
+    extra: &[&str],
+    open_files: u32,
+) -> Sidecar {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+        .arg(specgate());
+    spawn(shell, spec, upstream, extra)
+}
+
+fn spawn(mut command: Command, spec: &str, upstream: &str, extra: &[&str]) -> Sidecar {
+    let mut child = command
         .args([
             "run",
             "--spec",

@@ -518,6 +518,93 @@ fn a_sighup_as_soon_as_the_sidecar_is_ready_reloads_rather_than_stops_it() {
 }
 
 #[test]
+fn connections_beyond_the_limit_wait_until_one_closes() {
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/notes.yaml",
+        "echo",
+        &["--max-connections", "2", "--admin", "127.0.0.1:0"],
+    );
+    let admin = sidecar.admin.as_deref().expect("the admin address");
+    let gauge = |name: &str| {
+        let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")).map(str::to_owned))
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    // Two silent connections take both slots (until the header read timeout).
+    let first = TcpStream::connect(&sidecar.address).unwrap();
+    let _second = TcpStream::connect(&sidecar.address).unwrap();
+    let both_taken = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        gauge("specgate_connections_open") == "2"
+    });
+    assert!(both_taken, "two connections are open");
+    assert_eq!(gauge("specgate_connections_max"), "2");
+
+    // A third is left in the listen queue: its request gets no answer yet.
+    let mut third = TcpStream::connect(&sidecar.address).unwrap();
+    third
+        .write_all(b"GET /notes/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        third.read(&mut byte).is_err(),
+        "no answer while both slots are taken"
+    );
+
+    // Once one closes, the third is accepted and answered.
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = third.read_to_end(&mut answer);
+    let answer = parse_answer(&answer);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[test]
+fn out_of_file_descriptors_the_sidecar_waits_rather_than_spins() {
+    let sidecar = start_with_open_files("tests/fixtures/sidecar/notes.yaml", "echo", &[], 40);
+    let cpu_seconds = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", sidecar.child.id())).unwrap();
+        let fields: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        // In clock ticks, which Linux counts at 100 a second (USER_HZ).
+        (fields[0] + fields[1]) as f64 / 100.0
+    };
+    // More connections than descriptors: accept fails until some close.
+    let crowd: Vec<TcpStream> = (0..60)
+        .map(|_| TcpStream::connect(&sidecar.address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_seconds();
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_seconds() - before;
+    assert!(
+        spent < 0.3,
+        "{spent} s of CPU in 1 s while out of descriptors"
+    );
+    drop(crowd);
+    let served = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        send(&sidecar, "GET", "/notes/7", &[], b"").status == 200
+    });
+    assert!(served, "the sidecar serves again once descriptors are free");
+}
+
+#[test]
 fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
     let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
     let mut stream = TcpStream::connect(&sidecar.address).unwrap();

@@ -59,13 +59,15 @@ impl Metrics {
         inner.latency_count += 1;
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(
-        &self,
-        plan_loads: u64,
-        limiter: &specgate_ratelimit::Stats,
-        log_lines_dropped: u64,
-    ) -> String {
+    /// The Prometheus text exposition of every metric, the requests' and `state`'s.
+    pub fn render(&self, state: &State<'_>) -> String {
+        let State {
+            plan_loads,
+            limiter,
+            log_lines_dropped,
+            connections_open,
+            max_connections,
+        } = *state;
         let Ok(inner) = self.inner.lock() else {
             return String::new();
         };
@@ -170,11 +172,25 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP specgate_connections_open Client connections being served.\n# TYPE specgate_connections_open gauge\nspecgate_connections_open {connections_open}\n# HELP specgate_connections_max Client connections served at once at most (--max-connections).\n# TYPE specgate_connections_max gauge\nspecgate_connections_max {max_connections}"
+        );
+        let _ = writeln!(
+            out,
             "# HELP specgate_ratelimit_redis_down 1 while Redis is unreachable.\n# TYPE specgate_ratelimit_redis_down gauge\nspecgate_ratelimit_redis_down {}",
             limiter.redis_down
         );
         out
     }
+}
+
+/// What the metrics show besides the requests: counts the rest of the sidecar keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct State<'a> {
+    pub plan_loads: u64,
+    pub limiter: &'a specgate_ratelimit::Stats,
+    pub log_lines_dropped: u64,
+    pub connections_open: usize,
+    pub max_connections: usize,
 }
 
 fn escape(label: &str) -> String {
@@ -205,7 +221,13 @@ mod tests {
             Some("invalid-parameters"),
             Duration::from_millis(3),
         );
-        let text = m.render(1, &specgate_ratelimit::Stats::default(), 0);
+        let text = m.render(&State {
+            plan_loads: 1,
+            limiter: &specgate_ratelimit::Stats::default(),
+            log_lines_dropped: 0,
+            connections_open: 3,
+            max_connections: 4096,
+        });
         assert!(
             text.contains(
                 "specgate_requests_total{operation=\"getNote\",status=\"400\",decision=\"deny\"} 1"
@@ -216,5 +238,7 @@ mod tests {
         assert!(text.contains("specgate_request_duration_seconds_bucket{le=\"0.0005\"} 1"));
         assert!(text.contains("specgate_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("specgate_plan_loads_total 1"));
+        assert!(text.contains("specgate_connections_open 3\n"));
+        assert!(text.contains("specgate_connections_max 4096\n"));
     }
 }

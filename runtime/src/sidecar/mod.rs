@@ -71,6 +71,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Time allowed for a TLS handshake.
     pub handshake_timeout: Duration,
+    /// Client connections served at once; further ones wait in the listen queue.
+    pub max_connections: usize,
     /// Where rate-limit counts live.
     pub rate_limits: RateLimitStore,
 }
@@ -103,6 +105,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            max_connections: 4096,
             rate_limits: RateLimitStore::Local { max_keys: 100_000 },
         }
     }
@@ -118,6 +121,8 @@ struct Shared {
     /// `None` for the built-in echo upstream.
     upstream: Option<upstream::UpstreamClient>,
     metrics: metrics::Metrics,
+    /// One permit per client connection being served (`Config::max_connections` in all).
+    connection_slots: Arc<tokio::sync::Semaphore>,
     limiter: specgate_ratelimit::Limiter,
     log: log::Writer,
 }
@@ -148,6 +153,7 @@ impl Sidecar {
             }
         };
         let listener = TcpListener::bind(config.listen).await?;
+        let max_connections = config.max_connections;
         let log = log::Writer::spawn(config.log_format);
         let upstream = match &config.upstream {
             Upstream::Echo => None,
@@ -169,6 +175,7 @@ impl Sidecar {
                 metrics: metrics::Metrics::default(),
                 limiter,
                 log,
+                connection_slots: Arc::new(tokio::sync::Semaphore::new(max_connections)),
             }),
         })
     }
@@ -216,11 +223,16 @@ impl Sidecar {
                             "/metrics" => (
                                 200,
                                 "text/plain; version=0.0.4",
-                                shared.metrics.render(
-                                    shared.plan_loads.load(std::sync::atomic::Ordering::Relaxed),
-                                    &shared.limiter.stats(),
-                                    shared.log.dropped(),
-                                ),
+                                shared.metrics.render(&metrics::State {
+                                    plan_loads: shared
+                                        .plan_loads
+                                        .load(std::sync::atomic::Ordering::Relaxed),
+                                    limiter: &shared.limiter.stats(),
+                                    log_lines_dropped: shared.log.dropped(),
+                                    connections_open: shared.config.max_connections
+                                        - shared.connection_slots.available_permits(),
+                                    max_connections: shared.config.max_connections,
+                                }),
                             ),
                             _ => (404, "text/plain", "not found\n".to_owned()),
                         };
@@ -256,12 +268,29 @@ impl Sidecar {
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32);
         let builder = Arc::new(builder);
+        let slots = self.shared.connection_slots.clone();
         tokio::pin!(shutdown);
         loop {
+            // A connection is accepted only with a free slot: beyond the limit, clients wait in the
+            // kernel's listen queue instead of each costing memory and an upstream connection here.
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
-                    Err(_) => continue,
+                    Err(e) => {
+                        // Out of file descriptors or memory, accept fails at once until some are
+                        // freed: retrying without a pause would spin on a core.
+                        if !is_connection_error(&e) {
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        }
+                        continue;
+                    }
                 },
                 () = &mut shutdown => break,
             };
@@ -271,6 +300,7 @@ impl Sidecar {
             let watcher = graceful.watcher();
             let tls = self.tls.as_ref().map(|tls| tls.acceptor());
             tokio::spawn(async move {
+                let _slot = slot;
                 let Some(tls) = tls else {
                     let peer = Arc::new(Peer::new(peer, false, None));
                     let connection = builder.serve_connection_with_upgrades(
@@ -301,6 +331,20 @@ impl Sidecar {
         let grace = self.shared.config.shutdown_grace;
         let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
     }
+}
+
+/// The pause after `accept` fails for want of resources (file descriptors, memory).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Errors of one incoming connection (it was reset before being accepted), after which the next
+/// `accept` may succeed at once; any other error is the process's or the system's.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// A plan in force, with the tasks that fetch its signing keys. Dropping it (once no request uses it
