@@ -605,6 +605,76 @@ fn out_of_file_descriptors_the_sidecar_waits_rather_than_spins() {
 }
 
 #[test]
+fn slow_clients_meet_the_read_timeouts() {
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/notes.yaml",
+        "echo",
+        &[
+            "--header-read-timeout",
+            "400ms",
+            "--body-read-timeout",
+            "400ms",
+        ],
+    );
+    let connect = || {
+        let stream = TcpStream::connect(&sidecar.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+    };
+    let read_all = |mut stream: TcpStream| {
+        let started = std::time::Instant::now();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        (parse_answer(&raw), raw.is_empty(), started.elapsed())
+    };
+
+    // Half a head: the connection is closed, without an answer, at the header timeout.
+    let mut head = connect();
+    head.write_all(b"GET /notes/7 HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let (_, nothing, waited) = read_all(head);
+    assert!(nothing, "no answer to half a head");
+    assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
+
+    // A tenth of a body: 408 problem+json at the body timeout.
+    let mut body = connect();
+    body.write_all(
+        b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"title\":",
+    )
+    .unwrap();
+    let (answer, _, waited) = read_all(body);
+    assert_eq!(answer.status, 408, "{}", answer.body);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        answer.json()["type"],
+        "https://specgate.dev/problems/request-timeout"
+    );
+    assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+
+    // An idle keep-alive connection is closed at the header timeout too.
+    let mut idle = connect();
+    idle.write_all(b"GET /notes/7 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut raw = Vec::new();
+    let _ = idle.read_to_end(&mut raw);
+    assert!(
+        String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200"),
+        "answered, then kept open"
+    );
+    assert!(
+        (Duration::from_millis(300)..Duration::from_secs(3)).contains(&started.elapsed()),
+        "closed when idle for the header timeout, after {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
     let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
     let mut stream = TcpStream::connect(&sidecar.address).unwrap();

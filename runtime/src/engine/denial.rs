@@ -89,7 +89,9 @@ pub enum Denial {
     BadGateway,
     /// The upstream did not answer in time.
     GatewayTimeout,
-    /// Reading the request failed or timed out.
+    /// The client did not send the whole body within `--body-read-timeout`.
+    RequestTimeout,
+    /// The request is malformed (two Host headers, a dot segment), or reading its body failed.
     BadRequest,
 }
 
@@ -118,6 +120,7 @@ impl Denial {
             Self::HeadersTooLarge => 431,
             Self::BadGateway => 502,
             Self::GatewayTimeout => 504,
+            Self::RequestTimeout => 408,
         }
     }
 
@@ -150,6 +153,7 @@ impl Denial {
             Self::HeadersTooLarge => "headers-too-large",
             Self::BadGateway => "upstream-unreachable",
             Self::GatewayTimeout => "upstream-timeout",
+            Self::RequestTimeout => "request-timeout",
             Self::BadRequest => "bad-request",
         }
     }
@@ -177,6 +181,7 @@ impl Denial {
             Self::HeadersTooLarge => "Request Header Fields Too Large",
             Self::BadGateway => "Bad Gateway",
             Self::GatewayTimeout => "Gateway Timeout",
+            Self::RequestTimeout => "Request Timeout",
             Self::BadRequest => "Bad Request",
         }
     }

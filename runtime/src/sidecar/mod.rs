@@ -664,7 +664,8 @@ async fn admit_and_forward<'e>(
         {
             return Err(admitted.refuse(Denial::PayloadTooLarge { limit }));
         }
-        Ok(Err(_)) | Err(_) => return Err(admitted.refuse(Denial::BadRequest)),
+        Ok(Err(_)) => return Err(admitted.refuse(Denial::BadRequest)),
+        Err(_) => return Err(admitted.refuse(Denial::RequestTimeout)),
     };
     entry.bytes_in(bytes.len());
     let content_type = parts
