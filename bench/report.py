@@ -156,7 +156,9 @@ def load_section(results, facts):
         "User time is the proxy's own code (HTTP on both sides, and for specgate the policy); kernel "
         "time is mostly loopback TCP, which costs every proxy alike. A proxy that does the same "
         "socket work as nginx can only match nginx's requests/s if its user time per request does "
-        "too.")
+        "too. 2b runs specgate's HTTP stack and nothing else: its user time is the part of "
+        "specgate's that hyper and tokio take, the rest is specgate's own work (policies, "
+        "validation, access log, metrics).")
     out.append("")
     redis_rss = rss.get("redis", [0, 0, 0])[2]
     notes = [
