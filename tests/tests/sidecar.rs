@@ -876,6 +876,26 @@ fn multipart_fields_are_validated_against_the_schema() {
         b"not multipart at all",
     );
     assert_eq!(garbage.status, 400);
+
+    // Threats: text fields and file names are scanned, file contents are not.
+    assert_eq!(
+        upload(&[file, ("caption", None, None, "x' OR '1'='1")]).status,
+        403,
+        "an injection in a text field"
+    );
+    let traversal = ("file", Some("../../etc/passwd"), Some("text/plain"), "text");
+    assert_eq!(
+        upload(&[traversal]).status,
+        403,
+        "a path traversal in a file name"
+    );
+    let page = (
+        "file",
+        Some("page.html"),
+        Some("text/html"),
+        "<script>alert(1)</script>",
+    );
+    assert_eq!(upload(&[page]).status, 200, "a file's content is its own");
 }
 
 #[test]

@@ -20,6 +20,7 @@ use super::auth::Identity;
 use super::context::Connection;
 use super::denial::{Denial, FieldError};
 use super::document::Document;
+use super::multipart::Fields;
 use super::params::{self, Shape};
 use super::policies::{Cors, ResponseHardening};
 use super::router::RouteMatch;
@@ -558,6 +559,12 @@ impl Engine {
             _ if rules.is_off() => {}
             Some(Decoded::Json(document)) => findings.scan(&self.detector, rules, &document),
             Some(Decoded::Other(value)) => findings.scan(&self.detector, rules, &value),
+            Some(Decoded::Multipart(fields)) => {
+                findings.scan(&self.detector, rules, &fields.object);
+                for name in &fields.file_names {
+                    findings.scan_str(&self.detector, rules, name);
+                }
+            }
             None => {}
         }
         self.threat_outcome(admitted, findings)
@@ -610,7 +617,6 @@ impl Engine {
         let Some(validator) = validator else {
             return Ok(None);
         };
-        let mut scannable = true;
         let value = if is_json(&media) || is_json(declared) {
             let reject_duplicates = policy.request.duplicate_json_keys == AcceptOrReject::Reject;
             match Document::parse(body, policy.request.max_json_depth, reject_duplicates) {
@@ -630,8 +636,8 @@ impl Engine {
         } else if media == "application/x-www-form-urlencoded" {
             Decoded::Other(self.form_value(compiled, position, body))
         } else if media == "multipart/form-data" {
-            // Multipart parts are often files (HTML, scripts, archives): validated, not scanned.
-            scannable = false;
+            // File contents (HTML, scripts, archives) are neither validated nor scanned: their names
+            // and the other fields are.
             let content = compiled
                 .operation
                 .request_body
@@ -641,7 +647,7 @@ impl Engine {
                 Some(c) => (c.schema.as_ref(), &c.encoding),
                 None => return Ok(None),
             };
-            match super::multipart::object(
+            match super::multipart::fields(
                 self.plan(),
                 schema,
                 encoding,
@@ -649,7 +655,7 @@ impl Engine {
                 bytes::Bytes::copy_from_slice(body),
                 policy.request.max_json_depth,
             ) {
-                Ok(value) => Decoded::Other(value),
+                Ok(fields) => Decoded::Multipart(fields),
                 Err(why) => {
                     return undecodable(check, policy.mode, why, &mut admitted.monitored);
                 }
@@ -660,7 +666,7 @@ impl Engine {
         };
         if check == Check::Off {
             // Decoded for the threat scan only.
-            return Ok(scannable.then_some(value));
+            return Ok(Some(value));
         }
         let mut errors = Vec::new();
         let field = |pointer, why| FieldError {
@@ -671,11 +677,11 @@ impl Engine {
         };
         match &value {
             Decoded::Json(document) => collect(validator, document, &mut errors, field),
-            Decoded::Other(value) => {
+            Decoded::Other(value) | Decoded::Multipart(Fields { object: value, .. }) => {
                 collect(validator, &Document::from_value(value), &mut errors, field);
             }
         }
-        let value = scannable.then_some(value);
+        let value = Some(value);
         if errors.is_empty() {
             return Ok(value);
         }
@@ -891,8 +897,10 @@ pub fn media_type(content_type: &str) -> String {
 enum Decoded<'b> {
     /// JSON, read in place.
     Json(Document<'b>),
-    /// A form or multipart body, as an object of its fields.
+    /// A form body, as an object of its fields.
     Other(Value),
+    /// A multipart body.
+    Multipart(Fields),
 }
 
 /// JSON, or a `+json` structured syntax suffix.

@@ -16,24 +16,35 @@ struct Part {
     name: String,
     content_type: Option<String>,
     data: Bytes,
-    is_file: bool,
+    /// The `filename` of a file part.
+    file_name: Option<String>,
 }
 
-/// The fields of a multipart body as an object: text fields typed by their property's shape,
-/// repeated fields gathered into arrays, JSON parts parsed, files as (placeholder) strings.
-/// `Err` with a short reason when the body is not valid multipart.
-pub fn object(
+/// A multipart body decoded: what is validated and what is scanned for threats.
+#[derive(Debug)]
+pub struct Fields {
+    /// The fields as an object: text fields typed by their property's shape, repeated fields
+    /// gathered into arrays, JSON parts parsed, files as (placeholder) empty strings.
+    pub object: Value,
+    /// The names the client gave its files: scanned like field values (a `../` or a `<script>` in
+    /// a file name is an attack on whatever stores or shows it), while file contents are not.
+    pub file_names: Vec<String>,
+}
+
+/// The fields of a multipart body. `Err` with a short reason when the body is not valid multipart.
+pub fn fields(
     plan: &Plan,
     schema: Option<&Value>,
     encoding: &BTreeMap<String, Encoding>,
     content_type: &str,
     body: Bytes,
     max_json_depth: u32,
-) -> Result<Value, &'static str> {
+) -> Result<Fields, &'static str> {
     let boundary = multer::parse_boundary(content_type).map_err(|_| "has no multipart boundary")?;
     let parts = futures_executor::block_on(read_parts(body, boundary))
         .map_err(|_| "is not valid multipart/form-data")?;
     let mut object = Map::new();
+    let mut file_names = Vec::new();
     for part in parts {
         let property = super::check::property_schema(plan, schema, &part.name, 0);
         let shape = Shape::of(plan, property);
@@ -46,8 +57,9 @@ pub fn object(
         {
             specgate_plan::json::parse_bounded(&part.data, max_json_depth, true)
                 .map_err(|_| "has a JSON part that is not valid JSON")?
-        } else if part.is_file {
+        } else if let Some(file_name) = part.file_name {
             // Files are checked for size only; their schema is usually `format: binary`.
+            file_names.push(file_name);
             Value::String(String::new())
         } else {
             let text = String::from_utf8(part.data.to_vec())
@@ -69,7 +81,10 @@ pub fn object(
             }
         }
     }
-    Ok(Value::Object(object))
+    Ok(Fields {
+        object: Value::Object(object),
+        file_names,
+    })
 }
 
 async fn read_parts(body: Bytes, boundary: String) -> multer::Result<Vec<Part>> {
@@ -78,14 +93,14 @@ async fn read_parts(body: Bytes, boundary: String) -> multer::Result<Vec<Part>> 
     let mut parts = Vec::new();
     while let Some(field) = multipart.next_field().await? {
         let name = field.name().unwrap_or_default().to_owned();
-        let is_file = field.file_name().is_some();
+        let file_name = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(|m| m.essence_str().to_owned());
         let data = field.bytes().await?;
         parts.push(Part {
             name,
             content_type,
             data,
-            is_file,
+            file_name,
         });
     }
     Ok(parts)

@@ -67,7 +67,8 @@ impl Findings {
         }
     }
 
-    fn scan_str(&mut self, detector: &Detector, rules: &ThreatRules, text: &str) {
+    /// Scans one string.
+    pub fn scan_str(&mut self, detector: &Detector, rules: &ThreatRules, text: &str) {
         if self.block.is_none() && !rules.block.is_empty() {
             self.block = detector.scan(text, rules.block).map(kind_of);
         }
