@@ -175,6 +175,10 @@ pub struct RunArgs {
     /// Time the upstream has to start answering.
     #[arg(long, env = "SPECGATE_UPSTREAM_TIMEOUT", default_value = "30s")]
     pub upstream_timeout: specgate_plan::units::Duration,
+    /// Time a write to a client may wait for it to read; a client that stops reading its answer
+    /// is disconnected after this.
+    #[arg(long, env = "SPECGATE_SEND_TIMEOUT", default_value = "60s")]
+    pub send_timeout: specgate_plan::units::Duration,
     /// Time in-flight requests have to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "SPECGATE_SHUTDOWN_GRACE", default_value = "10s")]
     pub shutdown_grace: specgate_plan::units::Duration,

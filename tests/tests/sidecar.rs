@@ -675,6 +675,52 @@ fn slow_clients_meet_the_read_timeouts() {
 }
 
 #[test]
+fn a_client_that_stops_reading_its_answer_is_disconnected_after_the_send_timeout() {
+    let sidecar = start_with(
+        "tests/fixtures/sidecar/blobs.yaml",
+        "echo",
+        &["--send-timeout", "500ms", "--admin", "127.0.0.1:0"],
+    );
+    let admin = sidecar.admin.as_deref().expect("the admin address");
+    let open = || {
+        let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("specgate_connections_open "))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("the gauge in {metrics}"))
+    };
+    assert_eq!(open(), "0", "no connection yet");
+    // The echo sends the 8 MiB body back: far more than the socket buffers hold while unread.
+    let body = vec![b'a'; 8 << 20];
+    let mut reader = TcpStream::connect(&sidecar.address).unwrap();
+    reader
+        .write_all(
+            format!(
+                "POST /blobs HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    reader.write_all(&body).unwrap();
+    assert_eq!(open(), "1", "the answer is being written");
+    let dropped = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        open() == "0"
+    });
+    assert!(dropped, "the stalled connection is closed");
+    // What the client reads is a truncated answer.
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut received = Vec::new();
+    let _ = reader.read_to_end(&mut received);
+    assert!(received.starts_with(b"HTTP/1.1 200"));
+    assert!(received.len() < body.len(), "{} bytes", received.len());
+}
+
+#[test]
 fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
     let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
     let mut stream = TcpStream::connect(&sidecar.address).unwrap();

@@ -70,6 +70,7 @@ pub fn run(args: &RunArgs) -> Outcome {
     config.connect_timeout = args.connect_timeout.get();
     config.upstream_timeout = args.upstream_timeout.get();
     config.shutdown_grace = args.shutdown_grace.get();
+    config.send_timeout = args.send_timeout.get();
     config.max_connections = args.max_connections as usize;
     config.trusted_proxies = args.trusted_proxy.clone();
     if let Some(url) = &args.redis {

@@ -71,6 +71,9 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Time allowed for a TLS handshake.
     pub handshake_timeout: Duration,
+    /// Time a write to a client may wait for it to read (as nginx's `send_timeout`): a client that
+    /// stops reading its answer loses the connection after this, rather than hold it forever.
+    pub send_timeout: Duration,
     /// Client connections served at once; further ones wait in the listen queue.
     pub max_connections: usize,
     /// Where rate-limit counts live.
@@ -105,6 +108,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
             max_connections: 4096,
             rate_limits: RateLimitStore::Local { max_keys: 100_000 },
         }
@@ -121,8 +125,8 @@ struct Shared {
     /// `None` for the built-in echo upstream.
     upstream: Option<upstream::UpstreamClient>,
     metrics: metrics::Metrics,
-    /// One permit per client connection being served (`Config::max_connections` in all).
-    connection_slots: Arc<tokio::sync::Semaphore>,
+    /// Client connections being served (see [`OpenConnection`]).
+    connections_open: std::sync::atomic::AtomicUsize,
     limiter: specgate_ratelimit::Limiter,
     log: log::Writer,
 }
@@ -153,7 +157,6 @@ impl Sidecar {
             }
         };
         let listener = TcpListener::bind(config.listen).await?;
-        let max_connections = config.max_connections;
         let log = log::Writer::spawn(config.log_format);
         let upstream = match &config.upstream {
             Upstream::Echo => None,
@@ -175,7 +178,7 @@ impl Sidecar {
                 metrics: metrics::Metrics::default(),
                 limiter,
                 log,
-                connection_slots: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+                connections_open: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -229,8 +232,9 @@ impl Sidecar {
                                         .load(std::sync::atomic::Ordering::Relaxed),
                                     limiter: &shared.limiter.stats(),
                                     log_lines_dropped: shared.log.dropped(),
-                                    connections_open: shared.config.max_connections
-                                        - shared.connection_slots.available_permits(),
+                                    connections_open: shared
+                                        .connections_open
+                                        .load(std::sync::atomic::Ordering::Relaxed),
                                     max_connections: shared.config.max_connections,
                                 }),
                             ),
@@ -268,7 +272,9 @@ impl Sidecar {
             .timer(TokioTimer::new())
             .max_header_list_size(self.shared.config.max_header_bytes as u32);
         let builder = Arc::new(builder);
-        let slots = self.shared.connection_slots.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            self.shared.config.max_connections,
+        ));
         tokio::pin!(shutdown);
         loop {
             // A connection is accepted only with a free slot: beyond the limit, clients wait in the
@@ -295,12 +301,15 @@ impl Sidecar {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(self.shared.config.send_timeout));
+            let stream = Box::pin(stream);
             let shared = self.shared.clone();
             let builder = builder.clone();
             let watcher = graceful.watcher();
             let tls = self.tls.as_ref().map(|tls| tls.acceptor());
             tokio::spawn(async move {
-                let _slot = slot;
+                let _open = OpenConnection::new(shared.clone(), slot);
                 let Some(tls) = tls else {
                     let peer = Arc::new(Peer::new(peer, false, None));
                     let connection = builder.serve_connection_with_upgrades(
@@ -330,6 +339,33 @@ impl Sidecar {
         }
         let grace = self.shared.config.shutdown_grace;
         let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    }
+}
+
+/// A client connection being served: it holds one of the `--max-connections` slots and is counted
+/// in `specgate_connections_open` until it ends.
+struct OpenConnection {
+    shared: Arc<Shared>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl OpenConnection {
+    fn new(shared: Arc<Shared>, slot: tokio::sync::OwnedSemaphorePermit) -> Self {
+        shared
+            .connections_open
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            shared,
+            _slot: slot,
+        }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.shared
+            .connections_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
