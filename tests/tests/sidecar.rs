@@ -720,6 +720,44 @@ fn a_client_that_stops_reading_its_answer_is_disconnected_after_the_send_timeout
     assert!(received.len() < body.len(), "{} bytes", received.len());
 }
 
+/// A raw HTTP/1.1 upstream on loopback that reads a request and writes `answer` as it is, then
+/// closes: for answers no well-behaved server would give.
+fn raw_upstream(answer: Vec<u8>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 16 * 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(&answer);
+        }
+    });
+    address
+}
+
+#[test]
+fn misbehaving_upstream_answers_are_bounded_and_reframed() {
+    // A head larger than the header limit (64 KiB): 502, not forwarded.
+    let mut huge = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 500_000));
+    huge.extend_from_slice(b"\r\n\r\nok");
+    let upstream = format!("http://{}", raw_upstream(huge));
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", &upstream);
+    let answer = send(&sidecar, "GET", "/notes/7", &[], b"");
+    assert_eq!(answer.status, 502, "{:?}", answer.headers.len());
+
+    // Content-Length beside Transfer-Encoding: the chunked body is forwarded, the length is not.
+    let both = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    let upstream = format!("http://{}", raw_upstream(both.to_vec()));
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", &upstream);
+    let answer = send(&sidecar, "GET", "/notes/7", &[], b"");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-length"), None);
+    assert_eq!(answer.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(answer.body, "2\r\nok\r\n0\r\n\r\n");
+}
+
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_and_stops_accepting() {
     let mut sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");

@@ -63,7 +63,7 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The longest request target (path and query) accepted.
     pub max_uri_bytes: usize,
-    /// The most header bytes accepted in a request.
+    /// The most header bytes accepted in a request, and in an upstream's answer (502 beyond).
     pub max_header_bytes: usize,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
@@ -165,6 +165,7 @@ impl Sidecar {
                 config.connect_timeout,
                 config.upstream_timeout,
                 config.idle_timeout,
+                config.max_header_bytes,
             )),
         };
         Ok(Self {
@@ -782,6 +783,11 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
         return;
     }
+    // With Transfer-Encoding, a Content-Length beside it is not the body's length (RFC 9112 §6.3):
+    // forwarded, it would give the client a second framing to believe.
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -1007,5 +1013,20 @@ mod tests {
         headers.insert("accept", HeaderValue::from_static("*/*"));
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1);
+
+        let mut both = HeaderMap::new();
+        both.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        both.insert("content-length", HeaderValue::from_static("5"));
+        both.insert("content-type", HeaderValue::from_static("text/plain"));
+        remove_hop_by_hop(&mut both);
+        assert_eq!(
+            both.keys().collect::<Vec<_>>(),
+            ["content-type"],
+            "a Content-Length beside Transfer-Encoding goes with it"
+        );
+        let mut length_only = HeaderMap::new();
+        length_only.insert("content-length", HeaderValue::from_static("5"));
+        remove_hop_by_hop(&mut length_only);
+        assert_eq!(length_only.len(), 1);
     }
 }

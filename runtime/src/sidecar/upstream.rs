@@ -37,8 +37,13 @@ pub struct UpstreamClient {
     connect_timeout: Duration,
     /// Time allowed for the answer to begin.
     answer_timeout: Duration,
+    /// The most bytes an answer's head may take.
+    max_head_bytes: usize,
     pool: Client<HttpConnector, Full<Bytes>>,
 }
+
+/// The least read buffer hyper accepts, and so the least head limit.
+const MINIMUM_HEAD_BUFFER: usize = 8192;
 
 /// The upstream connection that one client connection keeps.
 #[derive(Debug, Default)]
@@ -50,19 +55,23 @@ impl UpstreamClient {
         connect_timeout: Duration,
         answer_timeout: Duration,
         idle_timeout: Duration,
+        max_head_bytes: usize,
     ) -> Self {
+        let max_head_bytes = max_head_bytes.max(MINIMUM_HEAD_BUFFER);
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         let pool = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(idle_timeout)
             .pool_timer(TokioTimer::new())
+            .http1_max_buf_size(max_head_bytes)
             .build(connector);
         Self {
             base_path: base.path().trim_end_matches('/').to_owned(),
             base,
             connect_timeout,
             answer_timeout,
+            max_head_bytes,
             pool,
         }
     }
@@ -171,7 +180,9 @@ impl UpstreamClient {
         .map_err(|_| UpstreamError::Unreachable)?
         .map_err(|_| UpstreamError::Unreachable)?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(self.max_head_bytes)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|_| UpstreamError::Unreachable)?;
         // Ends when the client connection that owns `sender` ends, or the upstream closes it.
@@ -191,6 +202,7 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_secs(1),
             Duration::from_secs(1),
+            64 * 1024,
         );
         let uri: Uri = "/pets?limit=1".parse().unwrap();
         assert_eq!(client.path_and_query(&uri), "/api/pets?limit=1");
@@ -199,6 +211,7 @@ mod tests {
             Duration::from_secs(1),
             Duration::from_secs(1),
             Duration::from_secs(1),
+            64 * 1024,
         );
         assert_eq!(bare.path_and_query(&uri), "/pets?limit=1");
     }
