@@ -116,6 +116,21 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
     assert_eq!(
         send(
             &sidecar,
+            "POST",
+            "/v1/newsletter/subscriptions",
+            &[
+                ("Connection", "content-type"),
+                ("Content-Type", "application/x-www-form-urlencoded")
+            ],
+            b"email=ada%40example.com&consent=true"
+        )
+        .status,
+        400,
+        "Connection may not strip the media type the body was checked by"
+    );
+    assert_eq!(
+        send(
+            &sidecar,
             "GET",
             &format!("http://{host}/v1/pets?limit=1"),
             &[("Host", host)],

@@ -166,7 +166,7 @@ impl Engine {
         // An upstream that resolves `.` and `..` would serve another route than the one checked here;
         // with two Host headers, or a target naming another authority than Host, the upstream could
         // pick another host than the one checked (RFC 9112 §3.2: such a request is a 400).
-        if has_dot_segment(path) || !one_authority(head) {
+        if has_dot_segment(path) || !one_authority(head) || connection_names_content_fields(head) {
             return Err(self.refuse_unrouted(Denial::BadRequest));
         }
         let Some(method) = method_of(&head.method) else {
@@ -876,6 +876,23 @@ fn one_authority(head: &Parts) -> bool {
     }
 }
 
+/// Whether the `Connection` header names a field the body's meaning or the request's target rests
+/// on. A proxy removes the fields `Connection` names, so the upstream would get the checked body
+/// without its media type (or target without its host): another reading than the one validated.
+/// RFC 9110 §7.6.1 forbids senders to name such end-to-end fields; such a request is a 400.
+fn connection_names_content_fields(head: &Parts) -> bool {
+    const KEPT: [&str; 4] = ["content-type", "content-encoding", "content-length", "host"];
+    head.headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|name| {
+            KEPT.iter()
+                .any(|kept| name.trim().eq_ignore_ascii_case(kept))
+        })
+}
+
 fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|segment| {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
@@ -971,6 +988,35 @@ mod tests {
             "http://api.example.com:8443/pets",
             &["api.example.com"]
         )));
+    }
+
+    #[test]
+    fn connection_may_not_name_the_fields_a_body_is_read_by() {
+        let head = |connection: &str| {
+            http::Request::builder()
+                .uri("/pets")
+                .header(http::header::CONNECTION, connection)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        for fine in [
+            "keep-alive",
+            "close",
+            "Upgrade, HTTP2-Settings",
+            "x-hop, TE",
+        ] {
+            assert!(!connection_names_content_fields(&head(fine)), "{fine}");
+        }
+        for refused in [
+            "Content-Type",
+            "keep-alive, content-length",
+            " HOST ",
+            "x, Content-Encoding",
+        ] {
+            assert!(connection_names_content_fields(&head(refused)), "{refused}");
+        }
     }
 
     #[test]
