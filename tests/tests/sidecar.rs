@@ -1081,6 +1081,28 @@ fn http2_without_tls_is_served_and_concurrent_streams_reach_the_upstream_concurr
 }
 
 #[test]
+fn http2_cookies_reach_an_http1_upstream_as_one_field() {
+    let sidecar = start("tests/fixtures/sidecar/notes.yaml", "echo");
+    let runtime = single_threaded_runtime();
+    let echoed: serde_json::Value = runtime.block_on(async {
+        let (client, uri) = http2_client(&sidecar, "/notes/1");
+        let request = http::Request::get(uri)
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let answer = client.request(request).await.expect("an HTTP/2 answer");
+        assert_eq!(answer.version(), http::Version::HTTP_2);
+        let body = http_body_util::BodyExt::collect(answer.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&body).unwrap()
+    });
+    assert_eq!(echoed["headers"]["cookie"], "a=1; b=2", "{echoed}");
+}
+
+#[test]
 fn a_cancelled_http2_stream_does_not_hold_up_the_next_one() {
     // A stream reset while its request waits on the upstream must not leave the next stream of the
     // same connection queued behind the abandoned answer.

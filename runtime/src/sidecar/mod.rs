@@ -860,8 +860,28 @@ fn upstream_headers(
     };
     let mut headers = HeaderMap::with_capacity(incoming.len() + 4 + identity.len());
     for (name, value) in incoming {
-        if !dropped(name) {
+        if name != header::COOKIE && !dropped(name) {
             headers.append(name.clone(), value.clone());
+        }
+    }
+    // Cookies reach the upstream as one field: HTTP/2 clients send one per cookie, which RFC 9113
+    // §8.2.3 has joined with "; " for HTTP/1.1, and an upstream reading the first of several would
+    // see fewer cookies than were checked.
+    let mut cookies = incoming.get_all(header::COOKIE).iter();
+    if let Some(first) = cookies.next()
+        && !dropped(&header::COOKIE)
+    {
+        let rest: Vec<&[u8]> = cookies.map(HeaderValue::as_bytes).collect();
+        if rest.is_empty() {
+            headers.insert(header::COOKIE, first.clone());
+        } else {
+            let joined = std::iter::once(first.as_bytes())
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join(&b"; "[..]);
+            if let Ok(value) = HeaderValue::from_bytes(&joined) {
+                headers.insert(header::COOKIE, value);
+            }
         }
     }
     // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
@@ -959,6 +979,8 @@ mod tests {
             .header("forwarded", "for=6.6.6.6")
             .header("x-user", "admin")
             .header("x-request-id", "from-client")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2; c=3")
             .body(())
             .unwrap();
         let (parts, ()) = request.into_parts();
@@ -991,6 +1013,7 @@ mod tests {
         assert_eq!(all("x-forwarded-host"), ["api.example.com"]);
         assert_eq!(all("x-request-id"), ["r-1"]);
         assert_eq!(all("x-user"), ["alice"]);
+        assert_eq!(all("cookie"), ["a=1; b=2; c=3"], "cookies as one field");
         for gone in ["connection", "x-secret", "x-internal", "forwarded"] {
             assert!(all(gone).is_empty(), "{gone}");
         }
