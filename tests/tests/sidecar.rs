@@ -88,6 +88,11 @@ fn undeclared_routes_and_methods_are_refused_with_problem_json() {
         400,
         "encoded dot segments too"
     );
+    assert_eq!(
+        send(&sidecar, "POST", "/v1/%61dmin/reindex", &[], b"").status,
+        403,
+        "an encoded unreserved character is the character: the operation is found, and denied"
+    );
     let host = "api.petstore.example.com";
     assert_eq!(
         send(
@@ -399,6 +404,12 @@ fn monitor_mode_forwards_and_counts_violations_and_unknown_routes_can_pass() {
         200,
         "unknown-routes: allow"
     );
+    // Spelled with an encoded unreserved character, a declared route is still that route (checked
+    // and counted as getItem), not an undeclared one passed on unchecked.
+    assert_eq!(
+        send(&sidecar, "GET", "/it%65ms/not-a-number", &[], b"").status,
+        200
+    );
     let long = format!("/items/{}", "1".repeat(9000));
     assert_eq!(send(&sidecar, "GET", &long, &[], b"").status, 414);
     let admin = sidecar.admin.as_deref().expect("the admin address");
@@ -407,7 +418,7 @@ fn monitor_mode_forwards_and_counts_violations_and_unknown_routes_can_pass() {
     let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
     assert!(
         metrics.contains(
-            "specgate_requests_total{operation=\"getItem\",status=\"200\",decision=\"monitor\"} 1"
+            "specgate_requests_total{operation=\"getItem\",status=\"200\",decision=\"monitor\"} 2"
         ),
         "{metrics}"
     );

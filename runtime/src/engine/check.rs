@@ -10,6 +10,8 @@
 //! None of them does I/O. A check in monitor mode (`mode: monitor`, or `monitor` for one part of
 //! `request.validate`) records its violation in [`Admitted::monitored`] and lets the request through.
 
+use std::borrow::Cow;
+
 use http::request::Parts;
 use jsonschema::json::Json;
 use serde_json::Value;
@@ -40,8 +42,9 @@ pub struct Admitted<'e, 'r> {
     pub monitored: Vec<Denial>,
     /// Who passed authentication (`None` for public operations and anonymous alternatives).
     pub identity: Option<Identity>,
-    /// The raw path parameter values by name, for [`Engine::check_parameters`].
-    path_params: Vec<(&'e str, &'r str)>,
+    /// The raw path parameter values by name, for [`Engine::check_parameters`] (owned when the
+    /// path was normalized before routing).
+    path_params: Vec<(&'e str, Cow<'r, str>)>,
 }
 
 impl<'e> Admitted<'e, '_> {
@@ -178,17 +181,21 @@ impl Engine {
                 },
             );
         };
-        if let Some(verdict) = self.preflight(head, path) {
+        // Routed as an upstream that decodes `%61` to `a` would route it (RFC 3986 §6.2.2.2).
+        let normalized = super::router::normalize(path);
+        if let Some(verdict) = self.preflight(head, &normalized) {
             return verdict;
         }
-        let (index, path_params) = match self.route(method, path) {
-            RouteMatch::Found { operation, params } => (operation, params),
-            RouteMatch::MethodNotAllowed { allowed } => {
-                return self.unknown_route(head, connection, Denial::MethodNotAllowed { allowed });
+        let routed = match &normalized {
+            // Nothing to normalize (nearly always): parameter values borrow the request's path.
+            Cow::Borrowed(_) => found(self.route(method, path), Cow::Borrowed),
+            Cow::Owned(normal) => {
+                found(self.route(method, normal), |raw| Cow::Owned(raw.to_owned()))
             }
-            RouteMatch::NotFound => {
-                return self.unknown_route(head, connection, Denial::NotFound);
-            }
+        };
+        let (index, path_params) = match routed {
+            Ok(found) => found,
+            Err(denial) => return self.unknown_route(head, connection, denial),
         };
         let compiled = &self.operations()[index];
         let mut admitted = Admitted {
@@ -432,7 +439,7 @@ impl Engine {
     fn parameter_errors(
         &self,
         compiled: &CompiledOperation,
-        raw_path: &[(&str, &str)],
+        raw_path: &[(&str, Cow<'_, str>)],
         head: &Parts,
         findings: &mut Findings,
     ) -> Vec<FieldError> {
@@ -891,6 +898,26 @@ fn connection_names_content_fields(head: &Parts) -> bool {
             KEPT.iter()
                 .any(|kept| name.trim().eq_ignore_ascii_case(kept))
         })
+}
+
+/// A found route's operation and raw parameter values (each made by `value`), or the refusal of a
+/// route not found.
+#[allow(clippy::type_complexity)]
+fn found<'n, 'p, 'v>(
+    routed: RouteMatch<'n, 'p>,
+    value: impl Fn(&'p str) -> Cow<'v, str>,
+) -> Result<(usize, Vec<(&'n str, Cow<'v, str>)>), Denial> {
+    match routed {
+        RouteMatch::Found { operation, params } => Ok((
+            operation,
+            params
+                .into_iter()
+                .map(|(name, raw)| (name, value(raw)))
+                .collect(),
+        )),
+        RouteMatch::MethodNotAllowed { allowed } => Err(Denial::MethodNotAllowed { allowed }),
+        RouteMatch::NotFound => Err(Denial::NotFound),
+    }
 }
 
 fn has_dot_segment(path: &str) -> bool {

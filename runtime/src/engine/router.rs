@@ -4,17 +4,56 @@
 //! `/users/{userId}/posts` share one tree. Templates matchit cannot hold (two parameters in one
 //! segment, such as `/files/{name}.{ext}`) are matched by an anchored regex after the tree.
 //! Matching rules, as documented for users:
-//! - Paths are matched as sent, still percent-encoded: an encoded character never matches a literal
-//!   one (`/pet%73` is not `/pets`), and `%2F` inside a segment never splits it; parameter values are
-//!   percent-decoded after matching, by their style.
+//! - Paths are matched as sent, still percent-encoded, but for unreserved characters: `/pet%73` is
+//!   `/pets` ([`normalize`]), as it is to any upstream that decodes it, while `%2F` inside a segment
+//!   never splits it; parameter values are percent-decoded after matching, by their style.
 //! - A trailing slash is significant: `/pets/` is not `/pets` (404), as OpenAPI paths are exact.
 //! - Paths with `.` or `..` segments (plain or encoded) are refused before routing (see `check`),
 //!   since an upstream that resolves them would serve another route than the one checked.
+
+use std::borrow::Cow;
 
 use regex::Regex;
 use specgate_plan::HttpMethod;
 
 use super::LoadError;
+
+/// `path` with its percent-encoded unreserved characters decoded (letters, digits, `-`, `.`, `_`,
+/// `~`): RFC 3986 §6.2.2.2 makes `%61` and `a` the same URI, so an upstream may route `/pet%73` as
+/// `/pets`, and the route checked must be that one. Other escapes stay as sent.
+pub fn normalize(path: &str) -> Cow<'_, str> {
+    let unreserved_at = |i: usize| {
+        let bytes = path.as_bytes();
+        (bytes.get(i) == Some(&b'%'))
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b))
+    };
+    if !path
+        .bytes()
+        .enumerate()
+        .any(|(i, b)| b == b'%' && unreserved_at(i).is_some())
+    {
+        return Cow::Borrowed(path);
+    }
+    let mut normal = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < path.len() {
+        match unreserved_at(i) {
+            Some(byte) => {
+                normal.push(char::from(byte));
+                i += 3;
+            }
+            None => {
+                let c = path[i..].chars().next().unwrap_or_default();
+                normal.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    Cow::Owned(normal)
+}
 
 /// One path template and the operations declared on it.
 #[derive(Debug)]
@@ -201,6 +240,17 @@ mod tests {
 
     fn router(routes: &[(&str, HttpMethod)]) -> Router {
         Router::new(routes.iter().enumerate().map(|(i, (p, m))| (*p, *m, i))).unwrap()
+    }
+
+    #[test]
+    fn only_unreserved_characters_are_decoded_before_routing() {
+        assert!(matches!(normalize("/pets/7"), Cow::Borrowed("/pets/7")));
+        assert!(matches!(normalize("/a%2Fb%20c%25"), Cow::Borrowed(_)));
+        assert_eq!(normalize("/pet%73/%37"), "/pets/7");
+        assert_eq!(normalize("/%61dmin/x%2dy%5F%7e%2E"), "/admin/x-y_~.");
+        assert_eq!(normalize("/a%2Fb%61"), "/a%2Fba", "other escapes stay");
+        assert_eq!(normalize("/a%6"), "/a%6", "a cut escape stays");
+        assert_eq!(normalize("/a%+6b"), "/a%+6b");
     }
 
     #[test]
