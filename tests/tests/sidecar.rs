@@ -543,6 +543,16 @@ fn a_sighup_as_soon_as_the_sidecar_is_ready_reloads_rather_than_stops_it() {
     }
 }
 
+/// The value of an unlabelled metric on the sidecar's admin listener.
+fn metric(sidecar: &Sidecar, name: &str) -> String {
+    let admin = sidecar.admin.as_deref().expect("the admin address");
+    let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("{name} in {metrics}"))
+}
+
 #[test]
 fn connections_beyond_the_limit_wait_until_one_closes() {
     let sidecar = start_with(
@@ -550,14 +560,7 @@ fn connections_beyond_the_limit_wait_until_one_closes() {
         "echo",
         &["--max-connections", "2", "--admin", "127.0.0.1:0"],
     );
-    let admin = sidecar.admin.as_deref().expect("the admin address");
-    let gauge = |name: &str| {
-        let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{name} ")).map(str::to_owned))
-            .unwrap_or_else(|| panic!("{name} in {metrics}"))
-    };
+    let gauge = |name: &str| metric(&sidecar, name);
     // Two silent connections take both slots (until the header read timeout).
     let first = TcpStream::connect(&sidecar.address).unwrap();
     let _second = TcpStream::connect(&sidecar.address).unwrap();
@@ -707,15 +710,7 @@ fn a_client_that_stops_reading_its_answer_is_disconnected_after_the_send_timeout
         "echo",
         &["--send-timeout", "500ms", "--admin", "127.0.0.1:0"],
     );
-    let admin = sidecar.admin.as_deref().expect("the admin address");
-    let open = || {
-        let metrics = send_to(admin, "GET", "/metrics", &[], b"").body;
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("specgate_connections_open "))
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("the gauge in {metrics}"))
-    };
+    let open = || metric(&sidecar, "specgate_connections_open");
     assert_eq!(open(), "0", "no connection yet");
     // The echo sends the 8 MiB body back: far more than the socket buffers hold while unread.
     let body = vec![b'a'; 8 << 20];
