@@ -44,7 +44,7 @@ pub struct Admitted<'e, 'r> {
     pub identity: Option<Identity>,
     /// The raw path parameter values by name, for [`Engine::check_parameters`] (owned when the
     /// path was normalized before routing).
-    path_params: Vec<(&'e str, Cow<'r, str>)>,
+    path_params: PathParams<'e, 'r>,
 }
 
 impl<'e> Admitted<'e, '_> {
@@ -864,7 +864,6 @@ fn method_of(method: &http::Method) -> Option<HttpMethod> {
         .find(|m| m.as_str() == method.as_str())
 }
 
-/// Whether a path has a `.` or `..` segment, written plainly or percent-encoded.
 /// Whether the request names one authority: at most one Host header, and when the target has an
 /// authority too (HTTP/1.1's absolute form, HTTP/2's `:authority`), the same one. RFC 9112 §3.2.2
 /// has a server ignore Host for an absolute-form target, and an upstream that reads Host would then
@@ -900,13 +899,15 @@ fn connection_names_content_fields(head: &Parts) -> bool {
         })
 }
 
+/// Raw path parameter values by name.
+type PathParams<'n, 'v> = Vec<(&'n str, Cow<'v, str>)>;
+
 /// A found route's operation and raw parameter values (each made by `value`), or the refusal of a
 /// route not found.
-#[allow(clippy::type_complexity)]
 fn found<'n, 'p, 'v>(
     routed: RouteMatch<'n, 'p>,
     value: impl Fn(&'p str) -> Cow<'v, str>,
-) -> Result<(usize, Vec<(&'n str, Cow<'v, str>)>), Denial> {
+) -> Result<(usize, PathParams<'n, 'v>), Denial> {
     match routed {
         RouteMatch::Found { operation, params } => Ok((
             operation,
@@ -920,6 +921,7 @@ fn found<'n, 'p, 'v>(
     }
 }
 
+/// Whether a path has a `.` or `..` segment, written plainly or percent-encoded.
 fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|segment| {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();

@@ -30,15 +30,12 @@ pub fn normalize(path: &str) -> Cow<'_, str> {
             .and_then(|hex| u8::from_str_radix(hex, 16).ok())
             .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b))
     };
-    if !path
-        .bytes()
-        .enumerate()
-        .any(|(i, b)| b == b'%' && unreserved_at(i).is_some())
-    {
+    let Some(first) = (0..path.len()).find(|&i| unreserved_at(i).is_some()) else {
         return Cow::Borrowed(path);
-    }
+    };
     let mut normal = String::with_capacity(path.len());
-    let mut i = 0;
+    normal.push_str(&path[..first]);
+    let mut i = first;
     while i < path.len() {
         match unreserved_at(i) {
             Some(byte) => {

@@ -871,18 +871,13 @@ fn upstream_headers(
     if let Some(first) = cookies.next()
         && !dropped(&header::COOKIE)
     {
-        let rest: Vec<&[u8]> = cookies.map(HeaderValue::as_bytes).collect();
-        if rest.is_empty() {
-            headers.insert(header::COOKIE, first.clone());
-        } else {
-            let joined = std::iter::once(first.as_bytes())
-                .chain(rest)
-                .collect::<Vec<_>>()
-                .join(&b"; "[..]);
-            if let Ok(value) = HeaderValue::from_bytes(&joined) {
-                headers.insert(header::COOKIE, value);
-            }
+        let mut cookie = first.clone();
+        for more in cookies {
+            let joined = [cookie.as_bytes(), more.as_bytes()].join(&b"; "[..]);
+            // Both parts are valid field values, and so is "; ".
+            cookie = HeaderValue::from_bytes(&joined).unwrap_or(cookie);
         }
+        headers.insert(header::COOKIE, cookie);
     }
     // The sidecar is the first hop it trusts: whatever a client says it forwarded for is replaced.
     headers.insert(X_FORWARDED_FOR, forwarded_for.clone());
